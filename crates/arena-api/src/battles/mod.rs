@@ -1,0 +1,5 @@
+//! The battle lifecycle: live event fan-out, generation, and replay.
+
+pub mod events;
+pub mod hub;
+pub mod runner;

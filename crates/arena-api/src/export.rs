@@ -1,0 +1,187 @@
+//! The research dataset: stored battles as FastChat / LMArena rows, streamed.
+//!
+//! Shared by `GET /api/v1/export` and `arena export` so both write the same
+//! rows. The judge is a salted hash of the stored voter hash (salt per
+//! deployment, stable across exports): no cookie, no address, no key ever
+//! reaches a row.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use arena_datasets::{BattleRow, BattleWriter, DatasetError, Format, Message, WriteOptions};
+use arena_storage::{ExportBattle, Storage, VoteFilter};
+use axum::body::Bytes;
+use futures_util::TryStreamExt;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::auth::hex;
+
+/// The judge column for a stored voter hash.
+pub fn judge(salt: &str, voter: &str) -> String {
+    let digest = Sha256::new().chain_update(salt.as_bytes()).chain_update(b":").chain_update(voter.as_bytes()).finalize();
+    format!("judge_{}", &hex(&digest)[..32])
+}
+
+/// The research columns written after the contract's.
+pub fn extra_columns(categories: &[String], conversations: bool) -> Vec<String> {
+    let mut columns: Vec<String> = categories.to_vec();
+    columns.push("pair_probability".into());
+    if conversations {
+        columns.extend(["latency_a_ms", "latency_b_ms", "tokens_a", "tokens_b"].map(String::from));
+    }
+    columns
+}
+
+/// One exported row.
+pub fn to_row(salt: &str, battle: &ExportBattle, categories: &[String], conversations: bool) -> BattleRow {
+    let question_id = battle.external_id.clone().unwrap_or_else(|| battle.battle_id.simple().to_string());
+    let mut row = BattleRow::new(question_id, battle.model_a.clone(), battle.model_b.clone(), battle.winner);
+    row.judge = Some(judge(salt, &battle.voter));
+    row.turn = battle.turn_count.max(1);
+    row.tstamp = Some(battle.voted_at_ms as f64 / 1000.0);
+    row.categories = categories
+        .iter()
+        .map(|c| (c.clone(), battle.categories.iter().any(|have| have == c)))
+        .collect::<BTreeMap<_, _>>();
+    if let Some(p) = battle.pair_probability {
+        row.extra.insert("pair_probability".into(), p.into());
+    }
+    if conversations {
+        let mut a = Vec::with_capacity(battle.turns.len() * 2);
+        let mut b = Vec::with_capacity(battle.turns.len() * 2);
+        let (mut latency, mut tokens) = ([0i64; 2], [0i64; 2]);
+        for turn in &battle.turns {
+            a.push(Message::new("user", turn.prompt.clone()));
+            a.push(Message::new("assistant", turn.a.text.clone()));
+            b.push(Message::new("user", turn.prompt.clone()));
+            b.push(Message::new("assistant", turn.b.text.clone()));
+            latency[0] += turn.a.latency_ms.unwrap_or(0);
+            latency[1] += turn.b.latency_ms.unwrap_or(0);
+            tokens[0] += turn.a.tokens.unwrap_or(0);
+            tokens[1] += turn.b.tokens.unwrap_or(0);
+        }
+        row.conversation_a = Some(a);
+        row.conversation_b = Some(b);
+        row.extra.insert("latency_a_ms".into(), latency[0].into());
+        row.extra.insert("latency_b_ms".into(), latency[1].into());
+        row.extra.insert("tokens_a".into(), tokens[0].into());
+        row.extra.insert("tokens_b".into(), tokens[1].into());
+    }
+    row
+}
+
+/// Everything an export needs to know.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// Output format.
+    pub format: Format,
+    /// Time and category filter.
+    pub filter: VoteFilter,
+    /// Include conversations.
+    pub conversations: bool,
+}
+
+/// Writes the dataset to `out` on a blocking thread while rows stream from
+/// the database; memory stays constant whatever the size. `on_row` is called
+/// after each row (progress bars). Returns the sink and the row count.
+pub async fn write_dataset<W: Write + Send + 'static>(
+    storage: &dyn Storage,
+    salt: &str,
+    request: ExportRequest,
+    out: W,
+    mut on_row: impl FnMut(&BattleRow) + Send,
+) -> Result<(W, u64), ExportError> {
+    let categories = storage.categories().await.map_err(ExportError::Storage)?;
+    let options = WriteOptions {
+        conversations: request.conversations,
+        extra_columns: extra_columns(&categories, request.conversations),
+    };
+    let (rows_tx, mut rows_rx) = mpsc::channel::<BattleRow>(1024);
+    let format = request.format;
+    let writer = tokio::task::spawn_blocking(move || -> Result<(W, u64), DatasetError> {
+        let mut writer = BattleWriter::new(out, format, options)?;
+        let mut count = 0u64;
+        while let Some(row) = rows_rx.blocking_recv() {
+            writer.write(&row)?;
+            count += 1;
+        }
+        Ok((writer.finish()?, count))
+    });
+    let mut battles = storage.export_battles(request.filter.clone(), request.conversations);
+    let produce = async {
+        while let Some(battle) = battles.try_next().await.map_err(ExportError::Storage)? {
+            let row = to_row(salt, &battle, &categories, request.conversations);
+            on_row(&row);
+            if rows_tx.send(row).await.is_err() {
+                break; // the writer stopped; its error is reported below
+            }
+        }
+        Ok::<(), ExportError>(())
+    };
+    let produced = produce.await;
+    drop(rows_tx);
+    let written = writer.await.map_err(|e| ExportError::Io(io::Error::other(e)))?.map_err(ExportError::Dataset)?;
+    produced?;
+    Ok(written)
+}
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading from the database failed.
+    #[error("reading votes failed")]
+    Storage(#[source] arena_storage::StorageError),
+    /// Encoding a row failed (or the client went away).
+    #[error("writing the dataset failed")]
+    Dataset(#[source] DatasetError),
+    /// The writer thread failed.
+    #[error("export i/o failed")]
+    Io(#[source] io::Error),
+}
+
+/// A `Write` that hands 64 KiB chunks to an HTTP body stream. When the client
+/// disconnects the channel closes and writing fails, which stops the export.
+pub struct ChannelWriter {
+    buffer: Vec<u8>,
+    sender: mpsc::Sender<Result<Bytes, io::Error>>,
+}
+
+impl ChannelWriter {
+    const CHUNK: usize = 64 * 1024;
+
+    /// A writer feeding `sender`.
+    pub fn new(sender: mpsc::Sender<Result<Bytes, io::Error>>) -> Self {
+        Self { buffer: Vec::with_capacity(Self::CHUNK), sender }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(Self::CHUNK)));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client disconnected"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= Self::CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+impl Drop for ChannelWriter {
+    fn drop(&mut self) {
+        let _ = self.send();
+    }
+}

@@ -1,0 +1,41 @@
+//! Prometheus metrics: one process-wide recorder, and a middleware that
+//! counts requests labelled by route template (`MatchedPath`), never by raw
+//! URI, so ids cannot explode the label set.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the global recorder once (later calls reuse it).
+pub fn install() {
+    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok());
+}
+
+/// The metrics in Prometheus text format.
+pub fn render() -> String {
+    install();
+    HANDLE.get().and_then(Option::as_ref).map(PrometheusHandle::render).unwrap_or_default()
+}
+
+/// Counts requests and their latency per route template and status.
+pub async fn track(request: Request, next: Next) -> Response {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("path", path), ("status", status)];
+    metrics::counter!("arena_http_requests_total", &labels).increment(1);
+    metrics::histogram!("arena_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
+}

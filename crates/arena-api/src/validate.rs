@@ -1,0 +1,119 @@
+//! Validation of admin input, with messages that say what to fix.
+
+use crate::error::ApiError;
+
+/// A display name: 1–100 characters, no control characters.
+pub fn name(value: &str) -> Result<String, ApiError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 100 {
+        return Err(ApiError::invalid("name must be 1 to 100 characters"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An OpenAI-compatible root (`http(s)://host[:port]/path`) or `demo://…`.
+pub fn base_url(value: &str) -> Result<String, ApiError> {
+    let trimmed = value.trim().trim_end_matches('/');
+    let uri: axum::http::Uri = trimmed
+        .parse()
+        .map_err(|_| ApiError::invalid("base_url must be a URL such as http://127.0.0.1:8000/v1"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https" | "demo"));
+    if !scheme_ok || uri.authority().is_none() || trimmed.len() > 2048 {
+        return Err(ApiError::invalid(
+            "base_url must be an http(s) URL with a host, such as http://127.0.0.1:8000/v1, or demo://local",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The upstream model id: 1–200 characters.
+pub fn upstream_model(value: &str) -> Result<String, ApiError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.len() > 200 || trimmed.chars().any(char::is_control) {
+        return Err(ApiError::invalid("model must be 1 to 200 characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A sampling weight: finite and non-negative.
+pub fn weight(value: f64) -> Result<f64, ApiError> {
+    if value.is_finite() && (0.0..=1_000_000.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid("weight must be a number between 0 and 1000000"))
+    }
+}
+
+/// Generation parameters: a JSON object with sane known fields.
+pub fn params(value: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    let serde_json::Value::Object(map) = &value else {
+        return Err(ApiError::invalid("params must be a JSON object"));
+    };
+    let number = |key: &str| map.get(key).filter(|v| !v.is_null());
+    if let Some(t) = number("temperature") {
+        if !t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t)) {
+            return Err(ApiError::invalid("params.temperature must be a number from 0 to 2"));
+        }
+    }
+    if let Some(p) = number("top_p") {
+        if !p.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p)) {
+            return Err(ApiError::invalid("params.top_p must be a number from 0 to 1"));
+        }
+    }
+    if let Some(m) = number("max_tokens") {
+        if !m.as_u64().is_some_and(|m| (1..=1_000_000).contains(&m)) {
+            return Err(ApiError::invalid("params.max_tokens must be a positive integer"));
+        }
+    }
+    Ok(value)
+}
+
+/// Optional free text (organization, licence): at most 200 characters.
+pub fn short_text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) if v.chars().count() > 200 => Err(ApiError::invalid(format!("{field} must be at most 200 characters"))),
+        other => Ok(other),
+    }
+}
+
+/// An API key: non-empty, printable.
+pub fn api_key(value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(key) if key.trim().is_empty() || key.len() > 4096 || key.chars().any(char::is_control) => {
+            Err(ApiError::invalid("api_key must be a non-empty printable string"))
+        }
+        other => Ok(other.map(|k| k.trim().to_owned())),
+    }
+}
+
+/// An environment variable name.
+pub fn env_name(value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(name) if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => Err(
+            ApiError::invalid("api_key_env must be an environment variable name (letters, digits, _)"),
+        ),
+        other => Ok(other),
+    }
+}
+
+/// A system prompt: at most 32k characters.
+pub fn system_prompt(value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(p) if p.chars().count() > 32_000 => Err(ApiError::invalid("system_prompt must be at most 32000 characters")),
+        other => Ok(other.filter(|p| !p.trim().is_empty())),
+    }
+}
+
+/// A voter's prompt: non-blank and not longer than `max` characters.
+pub fn prompt(value: &str, max: usize) -> Result<String, ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid("prompt must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(format!("prompt must be at most {max} characters")));
+    }
+    Ok(value.to_owned())
+}

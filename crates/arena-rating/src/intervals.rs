@@ -1,0 +1,140 @@
+//! Sandwich (robust) covariance of the Bradley–Terry estimate.
+//!
+//! `V = H⁻¹ G H⁻¹` with `H = Σ w p(1−p) x xᵀ` (the Hessian) and
+//! `G = Σ w² (y − p)² x xᵀ` (the outer product of per-vote gradients),
+//! `x = e_a − e_b`. H is singular along the all-ones direction (the gauge),
+//! so it must be made invertible somehow:
+//!
+//! - [`SandwichKind::Ridged`] (default, arena-rank's convention): `H + ρ·I`,
+//!   ρ = 1e-5·N for unweighted votes, 1e-5 otherwise. Matches LMArena's
+//!   numbers, but ρ shrinks the intervals of rarely-voted models as N grows.
+//! - [`SandwichKind::Exact`]: the inverse on the sum-zero subspace
+//!   (Moore–Penrose pseudo-inverse), the textbook sandwich for the
+//!   constraint Σθ = 0.
+//!
+//! Note on weights: G uses the squared weight of each vote, which is the
+//! correct robust variance for weighted estimating equations and is what
+//! arena-rank computes; for unit weights it is the methodology's formula.
+
+use std::sync::OnceLock;
+
+use crate::counts::{OUTCOME_VALUES, PairTable};
+use crate::linalg::Matrix;
+use crate::problem::{Problem, sigmoid};
+
+/// How the gauge singularity of H is handled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum SandwichKind {
+    /// `(H + ρI)⁻¹`.
+    Ridged(f64),
+    /// The pseudo-inverse on the sum-zero subspace.
+    Exact,
+}
+
+/// A covariance of θ, stored so that the full matrix is formed only when
+/// someone (active sampling) asks for it.
+#[derive(Debug, Clone)]
+pub(crate) enum Covariance {
+    /// Sandwich pieces: `V = A G A`, formed lazily.
+    Sandwich {
+        a: Matrix,
+        g: Matrix,
+        full: OnceLock<Matrix>,
+    },
+    /// An explicit matrix (e.g. from bootstrap replicates).
+    Dense(Matrix),
+}
+
+impl Covariance {
+    /// The full covariance matrix.
+    pub(crate) fn full(&self) -> &Matrix {
+        match self {
+            Covariance::Sandwich { a, g, full } => full.get_or_init(|| a.mul(g).mul(a)),
+            Covariance::Dense(m) => m,
+        }
+    }
+
+    /// The variance of θ_i − θ_j.
+    pub(crate) fn gap_variance(&self, i: usize, j: usize) -> f64 {
+        let v = self.full();
+        (v.get(i, i) + v.get(j, j) - 2.0 * v.get(i, j)).max(0.0)
+    }
+}
+
+/// The outer-product matrix G at θ (a weighted graph Laplacian).
+pub(crate) fn gradient_covariance(table: &PairTable, theta: &[f64]) -> Matrix {
+    let mut g = Matrix::zeros(table.n);
+    for pair in &table.pairs {
+        let p = sigmoid(theta[pair.i] - theta[pair.j]);
+        let v: f64 = (0..3)
+            .map(|k| pair.cell.weight_sq[k] * (OUTCOME_VALUES[k] - p).powi(2))
+            .sum();
+        g.add(pair.i, pair.i, v);
+        g.add(pair.j, pair.j, v);
+        g.add(pair.i, pair.j, -v);
+        g.add(pair.j, pair.i, -v);
+    }
+    g
+}
+
+/// The sandwich covariance and the variances of each θ_i.
+pub(crate) fn sandwich(
+    problem: &Problem<'_>,
+    table: &PairTable,
+    theta: &[f64],
+    kind: SandwichKind,
+) -> (Covariance, Vec<f64>) {
+    let n = problem.n;
+    let g = gradient_covariance(table, theta);
+    let a = match kind {
+        SandwichKind::Ridged(rho) => {
+            let mut h = problem.hessian(theta);
+            h.add_diagonal(rho);
+            invert_spd(h, problem.scale)
+        }
+        SandwichKind::Exact => {
+            // 1/√n is an eigenvector of H (eigenvalue 2λ: 0 without ridge)
+            // and of H + c·11ᵀ (eigenvalue 2λ + c·n). Removing that
+            // component from the inverse leaves the inverse on the sum-zero
+            // subspace: H⁺ = (H + c·11ᵀ)⁻¹ − 11ᵀ / (n (2λ + c n)).
+            let mut h = problem.hessian(theta);
+            let c = problem.pin_gauge(&mut h);
+            let mut inv = invert_spd(h, problem.scale);
+            let nn = n as f64;
+            inv.add_constant(-1.0 / (nn * (2.0 * problem.ridge + c * nn)));
+            inv
+        }
+    };
+    let variances = a
+        .sandwich_diagonal(&g)
+        .into_iter()
+        .map(|v| if v.is_finite() { v.max(0.0) } else { 0.0 })
+        .collect();
+    (
+        Covariance::Sandwich {
+            a,
+            g,
+            full: OnceLock::new(),
+        },
+        variances,
+    )
+}
+
+/// Inverts a symmetric positive (semi)definite matrix, adding the smallest
+/// diagonal jitter needed if rounding made it numerically singular.
+pub(crate) fn invert_spd(h: Matrix, scale: f64) -> Matrix {
+    let mut jitter = 0.0;
+    let mut step = scale.max(1.0) * 1e-12;
+    loop {
+        let mut m = h.clone();
+        m.add_diagonal(jitter);
+        if let Ok(chol) = m.cholesky() {
+            return chol.inverse();
+        }
+        jitter = step;
+        step *= 100.0;
+        if !jitter.is_finite() {
+            return Matrix::zeros(h.size());
+        }
+    }
+}

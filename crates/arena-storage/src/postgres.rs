@@ -1,0 +1,33 @@
+//! The PostgreSQL backend: several `arena serve` instances on one database.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::error::Result;
+
+/// Storage on a PostgreSQL database.
+pub(crate) struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+impl PgStore {
+    pub(crate) const BACKEND: &'static str = "postgres";
+
+    pub(crate) async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?.application_name("arena");
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) fn migrator() -> sqlx::migrate::Migrator {
+        crate::migrations::postgres()
+    }
+}
+
+crate::queries::impl_storage!(PgStore, sqlx::Postgres);

@@ -1,0 +1,662 @@
+//! The SQL shared by both backends, written once.
+//!
+//! `impl_storage!` expands to an implementation of [`crate::Storage`] for a
+//! concrete store and sqlx database type. Every statement uses `$n`
+//! placeholders and syntax both SQLite (≥ 3.35) and PostgreSQL accept, so
+//! the two backends cannot drift apart. Write transactions start with a write
+//! so that SQLite takes its write lock up front (waiting on `busy_timeout`)
+//! instead of failing on a read-to-write upgrade.
+
+
+macro_rules! select_models {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, name, base_url, upstream_model, api_key, api_key_env, organization, license, params, system_prompt, weight, enabled, source, created_at, updated_at, retired_at FROM models ",
+            $tail
+        )
+    };
+}
+pub(crate) use select_models;
+
+macro_rules! impl_storage {
+    ($store:ident, $db:ty) => {
+        mod queries_impl {
+            use std::collections::HashMap;
+
+            use arena_core::{Side, Winner};
+            use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+            use secrecy::SecretString;
+            use sqlx::Row;
+            use sqlx::types::Json;
+            use uuid::Uuid;
+
+            use super::$store;
+            use crate::error::{violated_constraint, BattleConflict, Result, StorageError};
+            use crate::queries::select_models;
+            use crate::rows;
+            use crate::types::*;
+
+            type DbRow = <$db as sqlx::Database>::Row;
+
+            fn model_from_row(row: &DbRow) -> Result<Model> {
+                let params: Json<serde_json::Value> = row.try_get("params")?;
+                let api_key: Option<String> = row.try_get("api_key")?;
+                let source: String = row.try_get("source")?;
+                Ok(Model {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    base_url: row.try_get("base_url")?,
+                    upstream_model: row.try_get("upstream_model")?,
+                    api_key: api_key.map(SecretString::from),
+                    api_key_env: row.try_get("api_key_env")?,
+                    organization: row.try_get("organization")?,
+                    license: row.try_get("license")?,
+                    params: params.0,
+                    system_prompt: row.try_get("system_prompt")?,
+                    weight: row.try_get("weight")?,
+                    enabled: row.try_get("enabled")?,
+                    source: rows::model_source(&source)?,
+                    created_at_ms: row.try_get("created_at")?,
+                    updated_at_ms: row.try_get("updated_at")?,
+                    retired_at_ms: row.try_get("retired_at")?,
+                })
+            }
+
+            fn side_from_row(row: &DbRow, side: Side) -> Result<SideAnswer> {
+                let (text, status, error, latency, tokens) = match side {
+                    Side::A => ("answer_a", "status_a", "error_a", "latency_a_ms", "tokens_a"),
+                    Side::B => ("answer_b", "status_b", "error_b", "latency_b_ms", "tokens_b"),
+                };
+                let status: String = row.try_get(status)?;
+                Ok(SideAnswer {
+                    text: row.try_get(text)?,
+                    status: rows::side_status(&status)?,
+                    error: row.try_get(error)?,
+                    latency_ms: row.try_get(latency)?,
+                    tokens: row.try_get(tokens)?,
+                })
+            }
+
+            fn turn_from_row(row: &DbRow) -> Result<Turn> {
+                Ok(Turn {
+                    turn: rows::turn_number(row.try_get::<i64, _>("turn")?)?,
+                    prompt: row.try_get("prompt")?,
+                    a: side_from_row(row, Side::A)?,
+                    b: side_from_row(row, Side::B)?,
+                    created_at_ms: row.try_get("created_at")?,
+                })
+            }
+
+            const TURN_COLUMNS: &str = "SELECT turn, prompt, answer_a, answer_b, status_a, status_b, error_a, error_b, latency_a_ms, latency_b_ms, tokens_a, tokens_b, created_at FROM turns WHERE battle_id = $1 ORDER BY turn";
+
+            /// Maps a unique violation on the name to `DuplicateName`.
+            fn name_conflict(error: sqlx::Error, name: &str) -> StorageError {
+                match violated_constraint(&error) {
+                    Some(_) => StorageError::DuplicateName(name.to_owned()),
+                    None => StorageError::from(error),
+                }
+            }
+
+            impl $store {
+                /// Explains why a guarded state transition touched no row.
+                async fn battle_conflict<'e, E>(executor: E, id: Uuid) -> StorageError
+                where
+                    E: sqlx::Executor<'e, Database = $db>,
+                {
+                    let state: std::result::Result<Option<String>, sqlx::Error> =
+                        sqlx::query_scalar("SELECT state FROM battles WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(executor)
+                            .await;
+                    match state {
+                        Err(error) => StorageError::from(error),
+                        Ok(None) => StorageError::NotFound("battle"),
+                        Ok(Some(state)) => match rows::battle_state(&state) {
+                            Ok(BattleState::Voted) => StorageError::Battle(BattleConflict::AlreadyVoted),
+                            Ok(BattleState::Generating) => StorageError::Battle(BattleConflict::NotReady),
+                            Ok(BattleState::Failed) => StorageError::Battle(BattleConflict::Failed),
+                            Ok(BattleState::Expired) => StorageError::Battle(BattleConflict::Expired),
+                            Ok(BattleState::Ready) => StorageError::Corrupt("battle is ready but refused the change".into()),
+                            Err(error) => error,
+                        },
+                    }
+                }
+
+                async fn model_ids_by_name(
+                    tx: &mut sqlx::Transaction<'static, $db>,
+                    cache: &mut HashMap<String, Uuid>,
+                    name: &str,
+                    now_ms: i64,
+                ) -> Result<Uuid> {
+                    if let Some(id) = cache.get(name) {
+                        return Ok(*id);
+                    }
+                    let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM models WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                    let id = match existing {
+                        Some(id) => id,
+                        None => {
+                            let id = Uuid::new_v4();
+                            sqlx::query(
+                                "INSERT INTO models (id, name, base_url, upstream_model, params, weight, enabled, source, created_at, updated_at) \
+                                 VALUES ($1, $2, '', $2, $3, 0, false, 'import', $4, $4)",
+                            )
+                            .bind(id)
+                            .bind(name)
+                            .bind(Json(serde_json::json!({})))
+                            .bind(now_ms)
+                            .execute(&mut **tx)
+                            .await?;
+                            id
+                        }
+                    };
+                    cache.insert(name.to_owned(), id);
+                    Ok(id)
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl crate::Storage for $store {
+                fn backend(&self) -> &'static str {
+                    Self::BACKEND
+                }
+
+                async fn migrate(&self) -> Result<()> {
+                    Self::migrator().run(&self.pool).await.map_err(StorageError::Migration)
+                }
+
+                async fn ping(&self) -> Result<()> {
+                    sqlx::query("SELECT 1").execute(&self.pool).await?;
+                    Ok(())
+                }
+
+                async fn setting(&self, key: &str) -> Result<Option<String>> {
+                    Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await?)
+                }
+
+                async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+                    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                        .bind(key)
+                        .bind(value)
+                        .execute(&self.pool)
+                        .await?;
+                    self.setting(key).await?.ok_or(StorageError::NotFound("setting"))
+                }
+
+                async fn insert_model(&self, model: NewModel, now_ms: i64) -> Result<Model> {
+                    let id = Uuid::new_v4();
+                    sqlx::query(
+                        "INSERT INTO models (id, name, base_url, upstream_model, api_key, api_key_env, organization, license, params, system_prompt, weight, enabled, source, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+                    )
+                    .bind(id)
+                    .bind(&model.name)
+                    .bind(&model.base_url)
+                    .bind(&model.upstream_model)
+                    .bind(expose(&model.api_key))
+                    .bind(&model.api_key_env)
+                    .bind(&model.organization)
+                    .bind(&model.license)
+                    .bind(Json(&model.params))
+                    .bind(&model.system_prompt)
+                    .bind(model.weight)
+                    .bind(model.enabled)
+                    .bind(model.source.as_str())
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| name_conflict(e, &model.name))?;
+                    self.get_model(id).await
+                }
+
+                async fn list_models(&self) -> Result<Vec<Model>> {
+                    let rows = sqlx::query(select_models!("ORDER BY created_at, name"))
+                        .fetch_all(&self.pool)
+                        .await?;
+                    rows.iter().map(model_from_row).collect()
+                }
+
+                async fn get_model(&self, id: Uuid) -> Result<Model> {
+                    let row = sqlx::query(select_models!("WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .ok_or(StorageError::NotFound("model"))?;
+                    model_from_row(&row)
+                }
+
+                async fn update_model(&self, id: Uuid, patch: ModelPatch, now_ms: i64) -> Result<Model> {
+                    let mut tx = self.pool.begin().await?;
+                    let touched = sqlx::query("UPDATE models SET updated_at = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    if touched.rows_affected() == 0 {
+                        return Err(StorageError::NotFound("model"));
+                    }
+                    let row = sqlx::query(select_models!("WHERE id = $1"))
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let next = patch.apply(&model_from_row(&row)?);
+                    sqlx::query(
+                        "UPDATE models SET name = $2, base_url = $3, upstream_model = $4, api_key = $5, api_key_env = $6, organization = $7, \
+                         license = $8, params = $9, system_prompt = $10, weight = $11, enabled = $12 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(&next.name)
+                    .bind(&next.base_url)
+                    .bind(&next.upstream_model)
+                    .bind(expose(&next.api_key))
+                    .bind(&next.api_key_env)
+                    .bind(&next.organization)
+                    .bind(&next.license)
+                    .bind(Json(&next.params))
+                    .bind(&next.system_prompt)
+                    .bind(next.weight)
+                    .bind(next.enabled)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| name_conflict(e, &next.name))?;
+                    tx.commit().await?;
+                    self.get_model(id).await
+                }
+
+                async fn retire_model(&self, id: Uuid, now_ms: i64) -> Result<()> {
+                    let done = sqlx::query(
+                        "UPDATE models SET retired_at = COALESCE(retired_at, $2), enabled = false, updated_at = $2 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StorageError::NotFound("model"));
+                    }
+                    Ok(())
+                }
+
+                async fn insert_token(&self, token_hash: &str, role: TokenRole, label: &str, now_ms: i64) -> Result<Uuid> {
+                    let id = Uuid::new_v4();
+                    sqlx::query("INSERT INTO access_tokens (id, token_hash, role, label, created_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(id)
+                        .bind(token_hash)
+                        .bind(role.as_str())
+                        .bind(label)
+                        .bind(now_ms)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(id)
+                }
+
+                async fn token_role(&self, token_hash: &str) -> Result<Option<TokenRole>> {
+                    let role: Option<String> =
+                        sqlx::query_scalar("SELECT role FROM access_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+                            .bind(token_hash)
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    Ok(role.as_deref().and_then(TokenRole::parse))
+                }
+
+                async fn create_battle(&self, battle: NewBattle) -> Result<()> {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query(
+                        "INSERT INTO battles (id, voter, model_a, model_b, pair_probability, state, categories, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'generating', $6, $7, $7)",
+                    )
+                    .bind(battle.id)
+                    .bind(&battle.voter)
+                    .bind(battle.model_a)
+                    .bind(battle.model_b)
+                    .bind(battle.pair_probability)
+                    .bind(Json(&battle.categories))
+                    .bind(battle.now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("INSERT INTO turns (battle_id, turn, prompt, created_at) VALUES ($1, 1, $2, $3)")
+                        .bind(battle.id)
+                        .bind(&battle.prompt)
+                        .bind(battle.now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn get_battle(&self, id: Uuid) -> Result<Battle> {
+                    let row = sqlx::query(
+                        "SELECT b.id, b.voter, b.model_a, b.model_b, b.pair_probability, b.state, b.identity_leak, b.categories, \
+                         b.created_at, b.updated_at, v.winner FROM battles b LEFT JOIN votes v ON v.battle_id = b.id WHERE b.id = $1",
+                    )
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StorageError::NotFound("battle"))?;
+                    let turns = sqlx::query(TURN_COLUMNS).bind(id).fetch_all(&self.pool).await?;
+                    let state: String = row.try_get("state")?;
+                    let categories: Json<Vec<String>> = row.try_get("categories")?;
+                    let winner: Option<String> = row.try_get("winner")?;
+                    Ok(Battle {
+                        id: row.try_get("id")?,
+                        voter: row.try_get("voter")?,
+                        model_a: row.try_get("model_a")?,
+                        model_b: row.try_get("model_b")?,
+                        pair_probability: row.try_get("pair_probability")?,
+                        state: rows::battle_state(&state)?,
+                        identity_leak: row.try_get("identity_leak")?,
+                        categories: categories.0,
+                        created_at_ms: row.try_get("created_at")?,
+                        updated_at_ms: row.try_get("updated_at")?,
+                        turns: turns.iter().map(turn_from_row).collect::<Result<_>>()?,
+                        winner: winner.as_deref().map(rows::winner).transpose()?,
+                    })
+                }
+
+                async fn add_turn(&self, id: Uuid, prompt: &str, now_ms: i64) -> Result<u32> {
+                    let mut tx = self.pool.begin().await?;
+                    let moved = sqlx::query("UPDATE battles SET state = 'generating', updated_at = $2 WHERE id = $1 AND state = 'ready'")
+                        .bind(id)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    if moved.rows_affected() == 0 {
+                        return Err(Self::battle_conflict(&mut *tx, id).await);
+                    }
+                    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(turn), 0) FROM turns WHERE battle_id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let next = last + 1;
+                    sqlx::query("INSERT INTO turns (battle_id, turn, prompt, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(id)
+                        .bind(next)
+                        .bind(prompt)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    rows::turn_number(next)
+                }
+
+                async fn save_partial_answer(&self, id: Uuid, turn: u32, side: Side, text: &str) -> Result<()> {
+                    let sql = match side {
+                        Side::A => "UPDATE turns SET answer_a = $3 WHERE battle_id = $1 AND turn = $2 AND status_a = 'streaming'",
+                        Side::B => "UPDATE turns SET answer_b = $3 WHERE battle_id = $1 AND turn = $2 AND status_b = 'streaming'",
+                    };
+                    sqlx::query(sql).bind(id).bind(i64::from(turn)).bind(text).execute(&self.pool).await?;
+                    Ok(())
+                }
+
+                async fn finish_side(&self, id: Uuid, turn: u32, outcome: SideOutcome, now_ms: i64) -> Result<BattleState> {
+                    let sql = match outcome.side {
+                        Side::A => "UPDATE turns SET answer_a = $3, status_a = $4, error_a = $5, latency_a_ms = $6, tokens_a = $7 WHERE battle_id = $1 AND turn = $2",
+                        Side::B => "UPDATE turns SET answer_b = $3, status_b = $4, error_b = $5, latency_b_ms = $6, tokens_b = $7 WHERE battle_id = $1 AND turn = $2",
+                    };
+                    let mut tx = self.pool.begin().await?;
+                    let updated = sqlx::query(sql)
+                        .bind(id)
+                        .bind(i64::from(turn))
+                        .bind(&outcome.text)
+                        .bind(outcome.status.as_str())
+                        .bind(&outcome.error)
+                        .bind(outcome.latency_ms)
+                        .bind(outcome.tokens)
+                        .execute(&mut *tx)
+                        .await?;
+                    if updated.rows_affected() == 0 {
+                        return Err(StorageError::NotFound("turn"));
+                    }
+                    if outcome.identity_leak {
+                        sqlx::query("UPDATE battles SET identity_leak = true WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let row = sqlx::query("SELECT status_a, status_b FROM turns WHERE battle_id = $1 AND turn = $2")
+                        .bind(id)
+                        .bind(i64::from(turn))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let a = rows::side_status(&row.try_get::<String, _>("status_a")?)?;
+                    let b = rows::side_status(&row.try_get::<String, _>("status_b")?)?;
+                    let next = match (a, b) {
+                        (SideStatus::Streaming, _) | (_, SideStatus::Streaming) => None,
+                        (SideStatus::Failed, _) | (_, SideStatus::Failed) => Some(BattleState::Failed),
+                        _ => Some(BattleState::Ready),
+                    };
+                    if let Some(next) = next {
+                        sqlx::query("UPDATE battles SET state = $2, updated_at = $3 WHERE id = $1 AND state = 'generating'")
+                            .bind(id)
+                            .bind(next.as_str())
+                            .bind(now_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let state: String = sqlx::query_scalar("SELECT state FROM battles WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    rows::battle_state(&state)
+                }
+
+                async fn record_vote(&self, id: Uuid, winner: Winner, voter: &str, now_ms: i64) -> Result<()> {
+                    let mut tx = self.pool.begin().await?;
+                    let moved = sqlx::query("UPDATE battles SET state = 'voted', updated_at = $2 WHERE id = $1 AND state = 'ready'")
+                        .bind(id)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    if moved.rows_affected() == 0 {
+                        return Err(Self::battle_conflict(&mut *tx, id).await);
+                    }
+                    let inserted = sqlx::query("INSERT INTO votes (battle_id, winner, voter, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(id)
+                        .bind(winner.as_str())
+                        .bind(voter)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await;
+                    match inserted {
+                        Ok(_) => {}
+                        // The unique index is the final judge of one vote per battle.
+                        Err(error) if violated_constraint(&error).is_some() => {
+                            return Err(StorageError::Battle(BattleConflict::AlreadyVoted));
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn expire_battles(&self, before_ms: i64, now_ms: i64) -> Result<u64> {
+                    let done = sqlx::query(
+                        "UPDATE battles SET state = 'expired', updated_at = $2 WHERE state IN ('generating', 'ready') AND updated_at < $1",
+                    )
+                    .bind(before_ms)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected())
+                }
+
+                fn counted_votes(&self, filter: VoteFilter) -> BoxStream<'_, Result<CountedVote>> {
+                    let category = filter.category.clone();
+                    sqlx::query(
+                        "SELECT ma.name AS model_a, mb.name AS model_b, v.winner, b.categories, b.pair_probability \
+                         FROM votes v JOIN battles b ON b.id = v.battle_id \
+                         JOIN models ma ON ma.id = b.model_a JOIN models mb ON mb.id = b.model_b \
+                         WHERE b.identity_leak = false AND v.created_at >= $1 AND v.created_at < $2 \
+                         AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter) \
+                         ORDER BY v.id",
+                    )
+                    .bind(filter.since_ms.unwrap_or(i64::MIN))
+                    .bind(filter.until_ms.unwrap_or(i64::MAX))
+                    .fetch(&self.pool)
+                    .map_err(StorageError::from)
+                    .and_then(|row| async move {
+                        let categories: Json<Vec<String>> = row.try_get("categories")?;
+                        let winner: String = row.try_get("winner")?;
+                        Ok(CountedVote {
+                            model_a: row.try_get("model_a")?,
+                            model_b: row.try_get("model_b")?,
+                            winner: rows::winner(&winner)?,
+                            categories: categories.0,
+                            pair_probability: row.try_get("pair_probability")?,
+                        })
+                    })
+                    .try_filter(move |vote| {
+                        std::future::ready(rows::in_category(&vote.categories, category.as_deref()))
+                    })
+                    .boxed()
+                }
+
+                fn export_battles(&self, filter: VoteFilter, conversations: bool) -> BoxStream<'_, Result<ExportBattle>> {
+                    let category = filter.category.clone();
+                    sqlx::query(
+                        "SELECT b.id, b.external_id, ma.name AS model_a, mb.name AS model_b, v.winner, v.voter, v.created_at, \
+                         b.pair_probability, b.categories, (SELECT COUNT(*) FROM turns t WHERE t.battle_id = b.id) AS turn_count \
+                         FROM votes v JOIN battles b ON b.id = v.battle_id \
+                         JOIN models ma ON ma.id = b.model_a JOIN models mb ON mb.id = b.model_b \
+                         WHERE b.identity_leak = false AND v.created_at >= $1 AND v.created_at < $2 \
+                         AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter) \
+                         ORDER BY v.id",
+                    )
+                    .bind(filter.since_ms.unwrap_or(i64::MIN))
+                    .bind(filter.until_ms.unwrap_or(i64::MAX))
+                    .fetch(&self.pool)
+                    .map_err(StorageError::from)
+                    .and_then(|row| async move {
+                        let categories: Json<Vec<String>> = row.try_get("categories")?;
+                        let winner: String = row.try_get("winner")?;
+                        Ok(ExportBattle {
+                            battle_id: row.try_get("id")?,
+                            external_id: row.try_get("external_id")?,
+                            model_a: row.try_get("model_a")?,
+                            model_b: row.try_get("model_b")?,
+                            winner: rows::winner(&winner)?,
+                            voter: row.try_get("voter")?,
+                            voted_at_ms: row.try_get("created_at")?,
+                            pair_probability: row.try_get("pair_probability")?,
+                            categories: categories.0,
+                            turns: Vec::new(),
+                            turn_count: rows::turn_number(row.try_get::<i64, _>("turn_count")?)?,
+                        })
+                    })
+                    .try_filter(move |battle| {
+                        std::future::ready(rows::in_category(&battle.categories, category.as_deref()))
+                    })
+                    .and_then(move |mut battle| async move {
+                        if conversations {
+                            let turns = sqlx::query(TURN_COLUMNS).bind(battle.battle_id).fetch_all(&self.pool).await?;
+                            battle.turns = turns.iter().map(turn_from_row).collect::<Result<_>>()?;
+                        }
+                        Ok(battle)
+                    })
+                    .boxed()
+                }
+
+                async fn import_battles(&self, battles: Vec<ImportedBattle>, now_ms: i64) -> Result<ImportSummary> {
+                    let mut tx = self.pool.begin().await?;
+                    // Take the write lock first (see the module comment).
+                    sqlx::query("UPDATE settings SET value = value WHERE key = 'import_lock'").execute(&mut *tx).await?;
+                    let mut ids = HashMap::new();
+                    let mut summary = ImportSummary::default();
+                    for battle in battles {
+                        let model_a = Self::model_ids_by_name(&mut tx, &mut ids, &battle.model_a, now_ms).await?;
+                        let model_b = Self::model_ids_by_name(&mut tx, &mut ids, &battle.model_b, now_ms).await?;
+                        let id = Uuid::new_v4();
+                        let inserted = sqlx::query(
+                            "INSERT INTO battles (id, voter, model_a, model_b, state, categories, external_id, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, 'voted', $5, $6, $7, $7) ON CONFLICT (external_id) DO NOTHING",
+                        )
+                        .bind(id)
+                        .bind(&battle.voter)
+                        .bind(model_a)
+                        .bind(model_b)
+                        .bind(Json(&battle.categories))
+                        .bind(&battle.external_id)
+                        .bind(battle.voted_at_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                        if inserted.rows_affected() == 0 {
+                            summary.skipped += 1;
+                            continue;
+                        }
+                        for (index, (prompt, answer_a, answer_b)) in battle.turns.iter().enumerate() {
+                            sqlx::query(
+                                "INSERT INTO turns (battle_id, turn, prompt, answer_a, answer_b, status_a, status_b, created_at) \
+                                 VALUES ($1, $2, $3, $4, $5, 'done', 'done', $6)",
+                            )
+                            .bind(id)
+                            .bind(index as i64 + 1)
+                            .bind(prompt)
+                            .bind(answer_a)
+                            .bind(answer_b)
+                            .bind(battle.voted_at_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        sqlx::query("INSERT INTO votes (battle_id, winner, voter, created_at) VALUES ($1, $2, $3, $4)")
+                            .bind(id)
+                            .bind(battle.winner.as_str())
+                            .bind(&battle.voter)
+                            .bind(battle.voted_at_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                        summary.inserted += 1;
+                    }
+                    tx.commit().await?;
+                    Ok(summary)
+                }
+
+                async fn flag_voter(&self, voter: &str, reason: &str, now_ms: i64) -> Result<()> {
+                    sqlx::query("INSERT INTO flagged_voters (voter, flagged_at, reason) VALUES ($1, $2, $3) ON CONFLICT (voter) DO NOTHING")
+                        .bind(voter)
+                        .bind(now_ms)
+                        .bind(reason)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn flagged_voters(&self) -> Result<Vec<FlaggedVoter>> {
+                    let rows = sqlx::query(
+                        "SELECT f.voter, f.flagged_at, f.reason, (SELECT COUNT(*) FROM votes v WHERE v.voter = f.voter) AS votes \
+                         FROM flagged_voters f ORDER BY f.flagged_at, f.voter",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(FlaggedVoter {
+                                voter: row.try_get("voter")?,
+                                flagged_at_ms: row.try_get("flagged_at")?,
+                                reason: row.try_get("reason")?,
+                                votes: row.try_get("votes")?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn categories(&self) -> Result<Vec<String>> {
+                    let rows: Vec<Json<Vec<String>>> =
+                        sqlx::query_scalar("SELECT DISTINCT categories FROM battles WHERE state = 'voted'")
+                            .fetch_all(&self.pool)
+                            .await?;
+                    let mut all: Vec<String> = rows.into_iter().flat_map(|c| c.0).collect();
+                    all.sort();
+                    all.dedup();
+                    Ok(all)
+                }
+            }
+        }
+    };
+}
+pub(crate) use impl_storage;

@@ -1,0 +1,163 @@
+//! `arena export` and `arena import`.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use arena_api::export::{ExportRequest, write_dataset};
+use arena_api::wire::parse_rfc3339;
+use arena_datasets::{BattleRow, DatasetCard, Format, read_battles};
+use arena_storage::{ImportedBattle, VoteFilter};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{ExportArgs, ImportArgs};
+use crate::settings::{self, FileSettings};
+
+/// A spinner with rows per second on a terminal; hidden otherwise, so logs
+/// and CI output stay clean.
+fn progress(message: &'static str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows ({per_sec}, {elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn time(flag: &str, value: Option<&str>) -> anyhow::Result<Option<i64>> {
+    value
+        .map(|v| parse_rfc3339(v).with_context(|| format!("{flag} must be an RFC 3339 time such as 2026-01-31T00:00:00Z")))
+        .transpose()
+}
+
+/// Writes the dataset and its card.
+pub async fn export(args: ExportArgs, file: &FileSettings) -> anyhow::Result<()> {
+    let format = match &args.format {
+        Some(name) => Format::from_name(name)?,
+        None => Format::from_path(&args.out)?,
+    };
+    if matches!(format, Format::FastChatJson) {
+        bail!("export writes jsonl, csv or parquet");
+    }
+    let url = settings::database_url(args.database.database_url, file);
+    let storage = crate::open_database(&url).await?;
+    let salt = storage.setting("judge_salt").await?.unwrap_or_default();
+    let filter = VoteFilter {
+        since_ms: time("--since", args.since.as_deref())?,
+        until_ms: time("--until", args.until.as_deref())?,
+        category: args.category.clone(),
+    };
+    let conversations = !args.no_conversations;
+    let out = BufWriter::with_capacity(1 << 20, File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?);
+    let bar = progress("exporting");
+    let (mut first, mut last) = (None::<f64>, None::<f64>);
+    let request = ExportRequest { format, filter, conversations };
+    let (_, rows) = write_dataset(storage.as_ref(), &salt, request, out, |row| {
+        bar.inc(1);
+        if let Some(t) = row.tstamp {
+            first = Some(first.map_or(t, |f: f64| f.min(t)));
+            last = Some(last.map_or(t, |l: f64| l.max(t)));
+        }
+    })
+    .await?;
+    bar.finish_and_clear();
+    let categories = storage.categories().await?;
+    let mut columns: Vec<String> = ["question_id", "model_a", "model_b", "winner", "judge", "turn", "anony", "tstamp"]
+        .map(String::from)
+        .to_vec();
+    if conversations {
+        columns.extend(["conversation_a", "conversation_b"].map(String::from));
+    }
+    columns.extend(arena_api::export::extra_columns(&categories, conversations));
+    let card = DatasetCard {
+        format,
+        rows,
+        first_tstamp: first,
+        last_tstamp: last,
+        conversations,
+        columns,
+        generated_at: arena_api::wire::rfc3339(crate::now_ms()),
+        source: "arena export".into(),
+    };
+    let card_path = card_path(&args.out);
+    std::fs::write(&card_path, card.to_markdown()).with_context(|| format!("writing {}", card_path.display()))?;
+    eprintln!("exported {rows} battles to {} (card: {})", args.out.display(), card_path.display());
+    Ok(())
+}
+
+/// `votes.jsonl` → `votes.card.md`, beside the data.
+fn card_path(out: &Path) -> std::path::PathBuf {
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
+    out.with_file_name(format!("{stem}.card.md"))
+}
+
+/// Milliseconds of a float Unix time, or now.
+fn tstamp_ms(row: &BattleRow) -> i64 {
+    row.tstamp.filter(|t| t.is_finite()).map(|t| (t * 1000.0) as i64).unwrap_or_else(crate::now_ms)
+}
+
+/// Pairs each user turn with the two answers that followed it.
+fn turns(row: &BattleRow) -> Vec<(String, String, String)> {
+    let side = |conversation: Option<&Vec<arena_datasets::Message>>| -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        let mut prompt = None;
+        for message in conversation.into_iter().flatten() {
+            match message.role.as_str() {
+                "user" => prompt = Some(message.content.clone()),
+                "assistant" => pairs.push((prompt.take().unwrap_or_default(), message.content.clone())),
+                _ => {}
+            }
+        }
+        pairs
+    };
+    let a = side(row.conversation_a.as_ref());
+    let b = side(row.conversation_b.as_ref());
+    a.into_iter()
+        .zip(b)
+        .map(|((prompt, answer_a), (_, answer_b))| (prompt, answer_a, answer_b))
+        .collect()
+}
+
+/// Reads the whole file first — a malformed row aborts before anything is
+/// written — then inserts everything in one transaction.
+pub async fn import(args: ImportArgs, file: &FileSettings) -> anyhow::Result<()> {
+    let bar = progress("reading");
+    let reader = read_battles(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let mut battles = Vec::new();
+    for row in reader {
+        let row = row?;
+        bar.inc(1);
+        let categories = row.categories.iter().filter(|(_, on)| **on).map(|(name, _)| name.clone()).collect();
+        battles.push(ImportedBattle {
+            external_id: row.question_id.clone(),
+            voter: row.judge.clone().unwrap_or_else(|| "imported".into()),
+            voted_at_ms: tstamp_ms(&row),
+            turns: turns(&row),
+            model_a: row.model_a,
+            model_b: row.model_b,
+            winner: row.winner,
+            categories,
+        });
+    }
+    bar.finish_and_clear();
+    let url = settings::database_url(args.database.database_url, file);
+    let storage = crate::open_database(&url).await?;
+    let bar = progress("importing");
+    let total = battles.len();
+    let summary = storage.import_battles(battles, crate::now_ms()).await?;
+    bar.finish_and_clear();
+    eprintln!(
+        "imported {} of {total} battles from {} ({} already present)",
+        summary.inserted,
+        args.file.display(),
+        summary.skipped
+    );
+    Ok(())
+}

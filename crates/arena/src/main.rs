@@ -1,0 +1,88 @@
+//! The `arena` binary: serve, migrate, leaderboard, export, import.
+
+mod cli;
+mod dataset;
+mod offline;
+mod serve;
+mod settings;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use arena_storage::Storage;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::settings::FileSettings;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format.as_deref());
+    // One TLS provider for every HTTPS client in the process (backends and
+    // PostgreSQL): ring, chosen explicitly so nothing picks another at run time.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = FileSettings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve(args) => serve::run(args, file).await,
+        Command::Migrate(args) => {
+            let url = settings::database_url(args.database_url, &file);
+            open_database(&url).await?;
+            eprintln!("migrations applied to {}", settings::redact_url(&url));
+            Ok(())
+        }
+        Command::Leaderboard(args) => offline::run(args, &file).await,
+        Command::Export(args) => dataset::export(args, &file).await,
+        Command::Import(args) => dataset::import(args, &file).await,
+        Command::DefaultConfig => {
+            use std::io::Write;
+            std::io::stdout().write_all(settings::EXAMPLE.as_bytes())?;
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(format: Option<&str>) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
+    if format == Some("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Connects and migrates.
+pub async fn open_database(url: &str) -> anyhow::Result<Arc<dyn Storage>> {
+    let storage = arena_storage::connect(url)
+        .await
+        .with_context(|| format!("connecting to {}", settings::redact_url(url)))?;
+    storage.migrate().await.context("applying migrations")?;
+    Ok(storage)
+}
+
+/// Current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    arena_api::state::now_ms()
+}
