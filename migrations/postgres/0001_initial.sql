@@ -56,7 +56,7 @@ CREATE INDEX battles_state_updated_idx ON battles (state, updated_at);
 
 CREATE TABLE turns (
     battle_id        UUID NOT NULL REFERENCES battles (id) ON DELETE CASCADE,
-    turn             INTEGER NOT NULL CHECK (turn >= 1),
+    turn             BIGINT NOT NULL CHECK (turn >= 1),
     prompt           TEXT NOT NULL,
     answer_a         TEXT NOT NULL DEFAULT '',
     answer_b         TEXT NOT NULL DEFAULT '',

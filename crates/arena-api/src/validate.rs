@@ -17,6 +17,12 @@ pub fn name(value: &str) -> Result<String, ApiError> {
 /// An OpenAI-compatible root (`http(s)://host[:port]/path`) or `demo://…`.
 pub fn base_url(value: &str) -> Result<String, ApiError> {
     let trimmed = value.trim().trim_end_matches('/');
+    // The built-in demo backend needs no host: `demo://` or `demo://local`.
+    if let Some(rest) = trimmed.strip_prefix("demo:") {
+        if rest.is_empty() || rest.starts_with("//") {
+            return Ok(value.trim().to_owned());
+        }
+    }
     let uri: axum::http::Uri = trimmed
         .parse()
         .map_err(|_| ApiError::invalid("base_url must be a URL such as http://127.0.0.1:8000/v1"))?;

@@ -50,7 +50,7 @@ fn fill(row: &mut BattleRow, i: u64, conversations: bool, extras: bool) {
     row.turn = 1 + (i % 3) as u32;
     row.tstamp = Some(1_700_000_000.0 + i as f64 * 0.731);
     if extras {
-        row.categories.insert("is_code".into(), i % 5 == 0);
+        row.categories.insert("is_code".into(), i.is_multiple_of(5));
         row.extra
             .insert("pair_probability".into(), json!(1.0 / 28.0));
         row.extra

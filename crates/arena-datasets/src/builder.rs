@@ -147,15 +147,22 @@ impl RowBuilder {
         }
     }
 
-    /// Sets `tstamp` from text holding Unix seconds.
+    /// Sets `tstamp` from text holding Unix seconds or an ISO 8601
+    /// date-time (UTC unless it carries an offset).
     pub(crate) fn set_tstamp_text(&mut self, text: &str) {
         let text = text.trim();
         if text.is_empty() {
             return;
         }
-        match text.parse::<f64>() {
-            Ok(tstamp) => self.set_tstamp(tstamp),
-            Err(_) => self.fail(format!("tstamp {text:?} is not a number of Unix seconds")),
+        match text
+            .parse::<f64>()
+            .ok()
+            .or_else(|| crate::timestamp::parse_datetime(text))
+        {
+            Some(tstamp) => self.set_tstamp(tstamp),
+            None => self.fail(format!(
+                "tstamp {text:?} is neither Unix seconds nor an ISO 8601 date-time"
+            )),
         }
     }
 

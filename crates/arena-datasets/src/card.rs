@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::timestamp::utc_datetime;
 use crate::{Format, columns};
 
 /// What an export contains, for humans. Build it with
@@ -188,39 +189,12 @@ fn group_thousands(n: u64) -> String {
     out
 }
 
-/// Formats Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` without a date crate,
-/// using Howard Hinnant's days-to-civil algorithm.
-fn utc_datetime(seconds: f64) -> String {
-    let total = seconds.floor() as i64;
-    let days = total.div_euclid(86_400);
-    let second_of_day = total.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn formats_dates_and_counts() {
-        assert_eq!(utc_datetime(0.0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc_datetime(1_709_251_200.5), "2024-03-01 00:00:00 UTC");
-        assert_eq!(utc_datetime(951_782_400.0), "2000-02-29 00:00:00 UTC");
+    fn groups_thousands() {
         assert_eq!(group_thousands(0), "0");
         assert_eq!(group_thousands(1_234_567), "1,234,567");
     }

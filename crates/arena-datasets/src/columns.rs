@@ -18,6 +18,9 @@ pub const TURN: &str = "turn";
 pub const ANONY: &str = "anony";
 /// `tstamp`: vote time in Unix seconds (float).
 pub const TSTAMP: &str = "tstamp";
+/// `timestamp`: LMArena's newer name for `tstamp` (a date-time), read as
+/// `tstamp`.
+pub const TIMESTAMP: &str = "timestamp";
 /// `conversation_a`: side A's messages.
 pub const CONVERSATION_A: &str = "conversation_a";
 /// `conversation_b`: side B's messages.
@@ -78,7 +81,8 @@ impl Column {
             JUDGE => Column::Judge,
             TURN => Column::Turn,
             ANONY => Column::Anony,
-            TSTAMP => Column::Tstamp,
+            // LMArena's newer releases name the vote time `timestamp`.
+            TSTAMP | TIMESTAMP => Column::Tstamp,
             CONVERSATION_A => Column::ConversationA,
             CONVERSATION_B => Column::ConversationB,
             LANGUAGE => Column::Language,

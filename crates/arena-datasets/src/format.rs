@@ -80,7 +80,8 @@ impl Format {
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        // `pad` so that width and alignment flags work in tables.
+        f.pad(self.name())
     }
 }
 

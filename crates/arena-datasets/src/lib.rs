@@ -20,8 +20,10 @@
 //!
 //! Readers accept our own exports, FastChat's `clean_battle_*.json`, and
 //! LMArena / Hugging Face "arena-human-preference" files in CSV, JSONL or
-//! Parquet. Only `model_a`, `model_b` and `winner` are mandatory; `id` stands
-//! in for `question_id`, and when both are missing a stable id is derived
+//! Parquet. Only `model_a`, `model_b` and `winner` are mandatory; `turn`
+//! defaults to 1 and `anony` to true. `id` stands in for `question_id` and
+//! `timestamp` for `tstamp`, which may be Unix seconds, an ISO 8601 text or
+//! a Parquet timestamp. When both ids are missing a stable id is derived
 //! from the row's content ([`derive_question_id`]) so that importing a file
 //! twice is idempotent. Boolean columns become [`BattleRow::categories`]
 //! (LMArena's nested `category_tag` is flattened to dotted names such as
@@ -31,6 +33,26 @@
 //!
 //! Errors about a row carry its file and 1-based line (JSONL, CSV) or row
 //! (Parquet, FastChat JSON): `votes.csv: line 17: unknown winner "draw"`.
+//!
+//! # Example
+//!
+//! ```
+//! use arena_core::Winner;
+//! use arena_datasets::{BattleRow, BattleWriter, Format, WriteOptions, read_battles_from};
+//!
+//! let mut row = BattleRow::new("q1", "model-x", "model-y", Winner::BothBad);
+//! row.categories.insert("is_code".into(), true);
+//! let options = WriteOptions { conversations: false, extra_columns: vec!["is_code".into()] };
+//! let mut writer = BattleWriter::new(Vec::new(), Format::Csv, options)?;
+//! writer.write(&row)?;
+//! let csv = writer.finish()?;
+//! assert!(csv.starts_with(b"question_id,model_a,model_b,winner,judge,turn,anony,tstamp,is_code\n"));
+//!
+//! let rows: Vec<BattleRow> =
+//!     read_battles_from(std::io::Cursor::new(csv), Format::Csv)?.collect::<Result<_, _>>()?;
+//! assert_eq!(rows, vec![row]);
+//! # Ok::<(), arena_datasets::DatasetError>(())
+//! ```
 
 mod builder;
 mod card;
@@ -45,6 +67,7 @@ mod parquet_read;
 mod parquet_write;
 mod reader;
 mod row;
+mod timestamp;
 mod writer;
 
 pub use builder::derive_question_id;

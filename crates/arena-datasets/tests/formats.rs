@@ -386,10 +386,14 @@ fn reads_lmarena_parquet_with_nested_conversations() {
     ])
     .unwrap();
     let path = scratch("lmarena.parquet");
+    // Snappy: what pandas, pyarrow and Spark write by default.
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
     let mut writer = parquet::arrow::ArrowWriter::try_new(
         std::fs::File::create(&path).unwrap(),
         batch.schema(),
-        None,
+        Some(properties),
     )
     .unwrap();
     writer.write(&batch).unwrap();
@@ -521,10 +525,13 @@ fn malformed_parquet_and_fastchat_rows_name_their_row() {
     columns[winner_index] = Arc::new(StringArray::from(vec!["tie", "draw"]));
     let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
     let path = scratch("malformed.parquet");
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::GZIP(Default::default()))
+        .build();
     let mut writer = parquet::arrow::ArrowWriter::try_new(
         std::fs::File::create(&path).unwrap(),
         batch.schema(),
-        None,
+        Some(properties),
     )
     .unwrap();
     writer.write(&batch).unwrap();
@@ -610,4 +617,48 @@ fn category_true_reads_flags_stored_as_numbers_or_text() {
     row.categories.insert("flag".into(), true);
     assert!(category_true(&row, "one") && category_true(&row, "text") && row.category("flag"));
     assert!(!category_true(&row, "zero") && !category_true(&row, "missing"));
+}
+
+#[test]
+fn reads_lmarena_jsonl_with_id_and_iso_timestamp() {
+    let jsonl = concat!(
+        r#"{"id":"x1","model_a":"a","model_b":"b","winner":"both_bad","timestamp":"2024-03-01T00:00:00Z","anony":"True","turn":2.0}"#,
+        "\n",
+        r#"{"question_id":7,"model_a":"a","model_b":"b","winner":"tie","tstamp":"1700000000.5","is_code":1}"#,
+        "\n",
+    );
+    let rows = read_all(jsonl.as_bytes().to_vec(), Format::Jsonl);
+    assert_eq!(rows[0].question_id, "x1");
+    assert_eq!(rows[0].tstamp, Some(1_709_251_200.0));
+    assert_eq!((rows[0].turn, rows[0].anony), (2, true));
+    assert_eq!(rows[1].question_id, "7");
+    assert_eq!(rows[1].tstamp, Some(1_700_000_000.5));
+    assert!(category_true(&rows[1], "is_code"));
+}
+
+/// Exports also round-trip through files opened by path; the files are left
+/// in the scratch directory so that they can be checked with pandas by hand.
+#[test]
+fn exports_written_to_disk_read_back_by_path() {
+    let rows = sample_rows();
+    for format in Format::ALL {
+        let path = scratch(&format!("export.{}", format.extension()));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut writer = BattleWriter::new(file, format, options(true)).unwrap();
+        for row in &rows {
+            writer.write(row).unwrap();
+        }
+        writer.finish().unwrap();
+        let read: Vec<BattleRow> = read_battles(&path).unwrap().map(Result::unwrap).collect();
+        assert_eq!(read, rows, "{format}");
+    }
+}
+
+/// The server runs readers and writers on blocking threads.
+#[test]
+fn readers_and_writers_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<arena_datasets::BattleReader>();
+    assert_send::<BattleWriter<std::fs::File>>();
+    assert_send::<DatasetError>();
 }

@@ -12,6 +12,7 @@
 //! | `demo-beta` | concise: two or three sentences, one bold point |
 //! | `demo-gamma` | step by step: numbered steps, code when asked, a tip |
 //! | `demo-delta` | rambling: vague, repetitive, no structure (the weak one) |
+//! | `demo-echo` | the prompt, verbatim (for tests of rendering untrusted text) |
 //!
 //! Other model ids get one of these styles, chosen by the id. Answers never
 //! contain a model's name nor a well-known vendor name, so they never trip
@@ -45,10 +46,10 @@ pub struct DemoModel {
 /// The four demo models, best first in expected quality.
 pub fn demo_models() -> Vec<DemoModel> {
     [
-        ("Demo Alpha", "demo-alpha"),
-        ("Demo Beta", "demo-beta"),
-        ("Demo Gamma", "demo-gamma"),
-        ("Demo Delta", "demo-delta"),
+        ("alpha-demo", "demo-alpha"),
+        ("beta-demo", "demo-beta"),
+        ("gamma-demo", "demo-gamma"),
+        ("delta-demo", "demo-delta"),
     ]
     .into_iter()
     .map(|(name, model)| DemoModel {
@@ -62,8 +63,14 @@ pub fn demo_models() -> Vec<DemoModel> {
 
 /// The full answer a demo model gives to a prompt.
 pub fn demo_answer(model: &str, prompt: &str) -> String {
+    if model == ECHO_MODEL {
+        return prompt.to_owned();
+    }
     text::answer(model, prompt)
 }
+
+/// The demo model id that answers with the prompt itself.
+pub const ECHO_MODEL: &str = "demo-echo";
 
 /// Streams the demo answer to the last user message into `sink`.
 pub(crate) async fn generate(

@@ -60,7 +60,9 @@ pub struct GenerationParams {
     /// Nucleus sampling mass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
-    /// Upper bound on generated tokens, sent as `max_tokens`.
+    /// Upper bound on generated tokens, sent as `max_tokens` (what most
+    /// OpenAI-compatible servers read; for OpenAI's reasoning models put
+    /// `max_completion_tokens` in `extra` instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     /// Any other request field, passed through to the upstream.

@@ -19,7 +19,9 @@ const BATTLES: usize = 1_000_000;
 fn battles() -> (Vec<String>, Vec<(usize, usize, Winner)>) {
     let mut rng = StdRng::seed_from_u64(2024);
     let names: Vec<String> = (0..MODELS).map(|i| format!("model-{i:03}")).collect();
-    let strength: Vec<f64> = (0..MODELS).map(|i| (i as f64 / MODELS as f64 - 0.5) * 4.0).collect();
+    let strength: Vec<f64> = (0..MODELS)
+        .map(|i| (i as f64 / MODELS as f64 - 0.5) * 4.0)
+        .collect();
     let rows = (0..BATTLES)
         .map(|_| {
             let a = rng.random_range(0..MODELS);

@@ -17,11 +17,11 @@
 use std::collections::HashMap;
 
 use arena_core::Winner;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 
 use crate::bootstrap::mix_seed;
 use crate::counts::outcome_slot;
+use crate::random::FastRng;
 
 /// Number of checkpoints per voter.
 const CHECKPOINTS: usize = 5;
@@ -61,10 +61,10 @@ impl AnomalyDetector {
 
     fn checkpoints(&self, voter: &str) -> [u32; CHECKPOINTS] {
         // FNV-1a of the voter id, mixed with the seed.
-        let h = voter
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        let mut rng = StdRng::seed_from_u64(mix_seed(self.seed, h));
+        let h = voter.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let mut rng = FastRng::seed_from_u64(mix_seed(self.seed, h));
         let mut cps = [0; CHECKPOINTS];
         for c in &mut cps {
             *c = rng.random_range(1..=LAST_CHECKPOINT);
@@ -147,7 +147,12 @@ mod tests {
     #[test]
     fn chi_square_survival_matches_known_values() {
         // (x, dof/2, P(X ≥ x)) from standard tables.
-        let cases = [(5.991_464_547, 1, 0.05), (9.487_729_037, 2, 0.05), (37.566_234_82, 10, 0.01), (0.0, 3, 1.0)];
+        let cases = [
+            (5.991_464_547, 1, 0.05),
+            (9.487_729_037, 2, 0.05),
+            (37.566_234_82, 10, 0.01),
+            (0.0, 3, 1.0),
+        ];
         for (x, k, p) in cases {
             assert!((chi_square_even_sf(x, k) - p).abs() < 1e-8, "{x} {k}");
         }
@@ -159,7 +164,11 @@ mod tests {
         let mut d = AnomalyDetector::new(0.01, 42);
         // The crowd: B beats A on this seating 9 times in 10.
         for k in 0..2000 {
-            let w = if k % 10 == 0 { Winner::ModelA } else { Winner::ModelB };
+            let w = if k % 10 == 0 {
+                Winner::ModelA
+            } else {
+                Winner::ModelB
+            };
             d.observe(&format!("crowd{k}"), "strong", "weak", w.swapped());
             d.observe(&format!("crowd{k}"), "weak", "strong", w);
         }
@@ -176,11 +185,15 @@ mod tests {
     #[test]
     fn rarely_flags_voters_who_vote_like_the_crowd() {
         let mut d = AnomalyDetector::new(0.01, 7);
-        let mut rng = StdRng::seed_from_u64(3);
+        let mut rng = FastRng::seed_from_u64(3);
         let mut flagged = 0;
         for v in 0..200 {
             for _ in 0..100 {
-                let w = if rng.random::<f64>() < 0.7 { Winner::ModelA } else { Winner::ModelB };
+                let w = if rng.random::<f64>() < 0.7 {
+                    Winner::ModelA
+                } else {
+                    Winner::ModelB
+                };
                 d.observe(&format!("v{v}"), "x", "y", w);
             }
             flagged += usize::from(d.is_flagged(&format!("v{v}")));

@@ -15,15 +15,13 @@
 //! Newton solver. The tolerance is the same max|∇L|/N < 1e-12 as the main
 //! fit.
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rayon::prelude::*;
 
 use crate::counts::{FitPair, OUTCOME_VALUES, PairTable};
 use crate::graph::connectivity;
 use crate::linalg::{Cholesky, Matrix};
 use crate::problem::{DEGENERATE_RIDGE, GRADIENT_TOLERANCE, Problem, center};
-use crate::random::Multinomial;
+use crate::random::{FastRng, Multinomial};
 
 /// Intervals (in θ units) and the replicates' covariance.
 #[derive(Debug, Clone)]
@@ -105,11 +103,14 @@ pub(crate) fn bootstrap_intervals(
         };
     }
     let multinomial = Multinomial::new(&counts);
-    let chord = {
-        let mut h = problem.hessian(theta);
-        problem.pin_gauge(&mut h);
-        h.cholesky().ok()
-    };
+    // The chord method needs a well-posed full-data problem.
+    let chord = (problem.ridge == 0.0)
+        .then(|| {
+            let mut h = problem.hessian(theta);
+            problem.pin_gauge(&mut h);
+            h.cholesky().ok()
+        })
+        .flatten();
     let template: Vec<FitPair> = table
         .fit_pairs()
         .into_iter()
@@ -125,7 +126,7 @@ pub(crate) fn bootstrap_intervals(
         .map_init(
             || (vec![0u64; counts.len()], template.clone()),
             |(draws, pairs), r| {
-                let mut rng = StdRng::seed_from_u64(mix_seed(seed, r as u64));
+                let mut rng = FastRng::seed_from_u64(mix_seed(seed, r as u64));
                 multinomial.sample(&mut rng, draws);
                 pairs.copy_from_slice(&template);
                 let mut total = 0.0;
@@ -149,26 +150,30 @@ pub(crate) fn bootstrap_intervals(
 }
 
 /// Fits one resample, warm-started from the full-data optimum.
-fn refit(n: usize, pairs: &[FitPair], total: f64, theta: &[f64], chord: Option<&Cholesky>) -> Vec<f64> {
+fn refit(
+    n: usize,
+    pairs: &[FitPair],
+    total: f64,
+    theta: &[f64],
+    chord: Option<&Cholesky>,
+) -> Vec<f64> {
     let scale = if total > 0.0 { total } else { 1.0 };
-    let conn = connectivity(n, pairs, &[]);
-    let ridge = if conn.strongly_connected {
-        0.0
-    } else {
-        DEGENERATE_RIDGE * scale
-    };
-    let problem = Problem {
+    let mut problem = Problem {
         n,
         pairs,
-        ridge,
+        ridge: 0.0,
         scale,
     };
     let mut th = theta.to_vec();
-    if ridge == 0.0
-        && let Some(chol) = chord
+    // A zero gradient reached without a ridge proves the optimum exists, so
+    // the connectivity check is needed only when the chord method fails.
+    if let Some(chol) = chord
         && chord_iterations(&problem, chol, &mut th)
     {
         return th;
+    }
+    if !connectivity(n, pairs, &[], &[]).strongly_connected {
+        problem.ridge = DEGENERATE_RIDGE * scale;
     }
     th.copy_from_slice(theta);
     problem.newton(&mut th);

@@ -183,7 +183,7 @@ pub fn fit_bradley_terry(
     let names = c.model_names().to_vec();
     let pairs = table.fit_pairs();
     let votes: Vec<u64> = (0..n).map(|i| c.votes_at(i)).collect();
-    let conn = connectivity(n, &pairs, &votes);
+    let conn = connectivity(n, &pairs, &votes, &names);
     let scale = if table.total_weight > 0.0 {
         table.total_weight
     } else {

@@ -3,11 +3,10 @@
 //! Votes are folded once into per-(ordered pair, outcome) cells, so every fit
 //! costs O(model pairs) instead of O(votes), and a new vote updates one cell.
 
-use std::collections::HashMap;
-
 use arena_core::Winner;
 
 use crate::error::RatingError;
+use crate::hash::FastMap;
 
 /// Outcome values in cell order: side A won, a tie of either kind, side B won.
 pub(crate) const OUTCOME_VALUES: [f64; 3] = [1.0, 0.5, 0.0];
@@ -66,8 +65,11 @@ impl Cell {
 #[derive(Debug, Clone)]
 pub struct Comparisons {
     names: Vec<String>,
-    index: HashMap<String, usize>,
-    cells: HashMap<(usize, usize), Cell>,
+    index: FastMap<String, usize>,
+    /// Per unordered pair, in order of first vote: the votes with the
+    /// lower-numbered model on side A and those with it on side B.
+    pairs: Vec<PairCells>,
+    pair_index: FastMap<(u32, u32), u32>,
     votes: Vec<u64>,
     /// Per model, against other models only: summed score (1, ½, 0) and count.
     score: Vec<f64>,
@@ -82,8 +84,9 @@ impl Default for Comparisons {
     fn default() -> Self {
         Comparisons {
             names: Vec::new(),
-            index: HashMap::new(),
-            cells: HashMap::new(),
+            index: FastMap::default(),
+            pairs: Vec::new(),
+            pair_index: FastMap::default(),
             votes: Vec::new(),
             score: Vec::new(),
             battles: Vec::new(),
@@ -128,7 +131,21 @@ impl Comparisons {
         let a = self.intern(model_a);
         let b = self.intern(model_b);
         let slot = outcome_slot(winner);
-        let cell = self.cells.entry((a, b)).or_default();
+        let (lo, hi) = (a.min(b), a.max(b));
+        let key = (lo as u32, hi as u32);
+        let k = match self.pair_index.get(&key) {
+            Some(&k) => k as usize,
+            None => {
+                self.pair_index.insert(key, self.pairs.len() as u32);
+                self.pairs.push(PairCells {
+                    lo,
+                    hi,
+                    cells: [Cell::default(); 2],
+                });
+                self.pairs.len() - 1
+            }
+        };
+        let cell = &mut self.pairs[k].cells[usize::from(a != lo)];
         cell.count[slot] += 1;
         cell.weight[slot] += weight;
         cell.weight_sq[slot] += weight * weight;
@@ -204,11 +221,8 @@ impl Comparisons {
         let (Some(a), Some(b)) = (self.model_index(model_a), self.model_index(model_b)) else {
             return 0;
         };
-        let fwd = self.cells.get(&(a, b)).map_or(0, Cell::votes);
-        if a == b {
-            return fwd;
-        }
-        fwd + self.cells.get(&(b, a)).map_or(0, Cell::votes)
+        self.pair(a, b)
+            .map_or(0, |p| p.cells[0].votes() + p.cells[1].votes())
     }
 
     /// A model's win rate against other models: (wins + ties/2) / battles,
@@ -226,34 +240,36 @@ impl Comparisons {
         self.votes[i]
     }
 
-    /// The cell for the ordered pair (a, b) by index.
-    pub(crate) fn cell(&self, a: usize, b: usize) -> Option<&Cell> {
-        self.cells.get(&(a, b))
+    fn pair(&self, a: usize, b: usize) -> Option<&PairCells> {
+        let key = (a.min(b) as u32, a.max(b) as u32);
+        self.pair_index.get(&key).map(|&k| &self.pairs[k as usize])
     }
 
-    /// The comparisons folded into unordered pairs, sorted, for fitting.
+    /// The votes with `a` on side A and `b` on side B, by index.
+    pub(crate) fn cell(&self, a: usize, b: usize) -> Option<&Cell> {
+        let p = self.pair(a, b)?;
+        Some(&p.cells[usize::from(a != p.lo)])
+    }
+
+    /// The comparisons folded into unordered pairs, for fitting, in order
+    /// of each pair's first vote (deterministic for a given vote sequence).
     pub(crate) fn pair_table(&self) -> PairTable {
-        let mut entries: Vec<(usize, usize, Cell)> = Vec::with_capacity(self.cells.len());
+        let mut pairs = Vec::with_capacity(self.pairs.len());
         let mut self_votes = 0;
         let mut self_weight = 0.0;
-        for (&(a, b), cell) in &self.cells {
-            if a == b {
-                self_votes += cell.votes();
-                self_weight += cell.weight.iter().sum::<f64>();
-            } else if a < b {
-                entries.push((a, b, *cell));
+        for p in &self.pairs {
+            if p.lo == p.hi {
+                // Both seatings of a self-battle land in cells[0].
+                self_votes += p.cells[0].votes();
+                self_weight += p.cells[0].weight.iter().sum::<f64>();
             } else {
-                entries.push((b, a, cell.swapped()));
-            }
-        }
-        // Sorting makes every later floating-point sum, and every seeded
-        // bootstrap draw, independent of hash-map iteration order.
-        entries.sort_unstable_by_key(|&(i, j, _)| (i, j));
-        let mut pairs: Vec<Pair> = Vec::with_capacity(entries.len());
-        for (i, j, cell) in entries {
-            match pairs.last_mut() {
-                Some(last) if last.i == i && last.j == j => last.cell.merge(&cell),
-                _ => pairs.push(Pair { i, j, cell }),
+                let mut cell = p.cells[0];
+                cell.merge(&p.cells[1].swapped());
+                pairs.push(Pair {
+                    i: p.lo,
+                    j: p.hi,
+                    cell,
+                });
             }
         }
         PairTable {
@@ -266,6 +282,15 @@ impl Comparisons {
             unit_weights: self.unit_weights,
         }
     }
+}
+
+/// The two seatings of one unordered pair.
+#[derive(Debug, Clone, Copy)]
+struct PairCells {
+    lo: usize,
+    hi: usize,
+    /// `[lo on side A, hi on side A]`.
+    cells: [Cell; 2],
 }
 
 /// All votes between models i < j, outcomes seen from i's side.

@@ -10,12 +10,12 @@
 use std::collections::HashMap;
 
 use arena_core::Winner;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rayon::prelude::*;
 
 use crate::bootstrap::{mix_seed, quantile};
 use crate::leaderboard::{Leaderboard, Method, Row, rank_rows};
+use crate::random::FastRng;
 
 /// Options of [`online_elo`].
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +127,7 @@ fn bootstrap_bounds(
     let replicates: Vec<(Vec<f64>, Vec<bool>)> = (0..rounds)
         .into_par_iter()
         .map(|r| {
-            let mut rng = StdRng::seed_from_u64(mix_seed(seed, r as u64));
+            let mut rng = FastRng::seed_from_u64(mix_seed(seed, r as u64));
             let mut rt = vec![opts.initial; n];
             let mut seen = vec![false; n];
             for _ in 0..rows.len() {
@@ -181,7 +181,11 @@ mod tests {
     #[test]
     fn ties_between_equals_and_self_battles_change_nothing() {
         let lb = online_elo(
-            [("a", "b", Winner::Tie), ("c", "c", Winner::ModelA), ("b", "a", Winner::BothBad)],
+            [
+                ("a", "b", Winner::Tie),
+                ("c", "c", Winner::ModelA),
+                ("b", "a", Winner::BothBad),
+            ],
             &EloOptions::default(),
         );
         for m in &lb.models {

@@ -23,7 +23,17 @@ pub(crate) struct Connectivity {
 
 /// Strongly connected components of the beats graph (Kosaraju, iterative so
 /// that a long chain of models cannot overflow the stack).
-pub(crate) fn connectivity(n: usize, pairs: &[FitPair], votes: &[u64]) -> Connectivity {
+///
+/// Ties for the largest component are broken by votes, then by the
+/// alphabetically first model name (`names` may be empty when the caller
+/// only needs `strongly_connected`), so the result does not depend on the
+/// order in which votes arrived.
+pub(crate) fn connectivity(
+    n: usize,
+    pairs: &[FitPair],
+    votes: &[u64],
+    names: &[String],
+) -> Connectivity {
     if n <= 1 {
         return Connectivity {
             strongly_connected: true,
@@ -67,22 +77,23 @@ pub(crate) fn connectivity(n: usize, pairs: &[FitPair], votes: &[u64]) -> Connec
     }
     // Pass 2: components on the reverse graph, in reverse finishing order.
     let mut comp = vec![usize::MAX; n];
-    // Per component: size, votes, and (reversed) its first model, so that
-    // ties go to the models that appeared first.
-    let mut sizes: Vec<(usize, u64, Reverse<usize>)> = Vec::new();
+    // Per component: size, votes, and its alphabetically first model.
+    let mut sizes: Vec<(usize, u64, usize)> = Vec::new();
     let mut todo = Vec::new();
     for &start in order.iter().rev() {
         if comp[start] != usize::MAX {
             continue;
         }
         let id = sizes.len();
-        sizes.push((0, 0, Reverse(start)));
+        sizes.push((0, 0, start));
         comp[start] = id;
         todo.push(start);
         while let Some(v) = todo.pop() {
             sizes[id].0 += 1;
             sizes[id].1 += votes.get(v).copied().unwrap_or(0);
-            sizes[id].2 = sizes[id].2.max(Reverse(v));
+            if names.get(v) < names.get(sizes[id].2) {
+                sizes[id].2 = v;
+            }
             for &w in &rev[v] {
                 if comp[w] == usize::MAX {
                     comp[w] = id;
@@ -91,8 +102,8 @@ pub(crate) fn connectivity(n: usize, pairs: &[FitPair], votes: &[u64]) -> Connec
             }
         }
     }
-    // The largest component by size, then by votes, then by first model.
-    let main = (0..sizes.len()).max_by_key(|&c| sizes[c]).unwrap_or(0);
+    let key = |c: usize| (sizes[c].0, sizes[c].1, Reverse(names.get(sizes[c].2)));
+    let main = (0..sizes.len()).max_by_key(|&c| key(c)).unwrap_or(0);
     Connectivity {
         strongly_connected: sizes.len() == 1,
         in_main: comp.iter().map(|&c| c == main).collect(),
@@ -116,14 +127,53 @@ mod tests {
     fn detects_the_cases_where_no_optimum_exists() {
         type Case = (&'static str, usize, Vec<FitPair>, bool, Vec<bool>);
         let cases: [Case; 5] = [
-            ("a cycle", 3, vec![pair(0, 1, 1.0, 1.0), pair(1, 2, 1.0, 1.0), pair(0, 2, 1.0, 0.0)], true, vec![true; 3]),
-            ("ties connect both ways", 2, vec![pair(0, 1, 1.0, 0.5)], true, vec![true; 2]),
-            ("only losses", 3, vec![pair(0, 1, 2.0, 1.0), pair(1, 2, 5.0, 5.0), pair(0, 2, 1.0, 1.0)], false, vec![true, true, false]),
-            ("two islands", 4, vec![pair(0, 1, 4.0, 2.0), pair(2, 3, 2.0, 1.0)], false, vec![true, true, false, false]),
-            ("an unseen model", 3, vec![pair(0, 1, 1.0, 0.5)], false, vec![true, true, false]),
+            (
+                "a cycle",
+                3,
+                vec![
+                    pair(0, 1, 1.0, 1.0),
+                    pair(1, 2, 1.0, 1.0),
+                    pair(0, 2, 1.0, 0.0),
+                ],
+                true,
+                vec![true; 3],
+            ),
+            (
+                "ties connect both ways",
+                2,
+                vec![pair(0, 1, 1.0, 0.5)],
+                true,
+                vec![true; 2],
+            ),
+            (
+                "only losses",
+                3,
+                vec![
+                    pair(0, 1, 2.0, 1.0),
+                    pair(1, 2, 5.0, 5.0),
+                    pair(0, 2, 1.0, 1.0),
+                ],
+                false,
+                vec![true, true, false],
+            ),
+            (
+                "two islands",
+                4,
+                vec![pair(0, 1, 4.0, 2.0), pair(2, 3, 2.0, 1.0)],
+                false,
+                vec![true, true, false, false],
+            ),
+            (
+                "an unseen model",
+                3,
+                vec![pair(0, 1, 1.0, 0.5)],
+                false,
+                vec![true, true, false],
+            ),
         ];
         for (what, n, pairs, connected, main) in cases {
-            let got = connectivity(n, &pairs, &vec![1; n]);
+            let names: Vec<String> = (0..n).map(|k| format!("m{k}")).collect();
+            let got = connectivity(n, &pairs, &vec![1; n], &names);
             assert_eq!(got.strongly_connected, connected, "{what}");
             assert_eq!(got.in_main, main, "{what}");
         }

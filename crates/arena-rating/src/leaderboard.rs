@@ -158,10 +158,7 @@ mod tests {
             .iter()
             .map(|m| (m.name.as_str(), m.rank, m.rank_ub))
             .collect();
-        assert_eq!(
-            got,
-            [("a", 1, 1), ("b", 2, 1), ("d", 3, 1), ("c", 4, 3)]
-        );
+        assert_eq!(got, [("a", 1, 1), ("b", 2, 1), ("d", 3, 1), ("c", 4, 3)]);
     }
 
     #[test]

@@ -35,7 +35,7 @@
 //!
 //! # Linear algebra
 //!
-//! A small Cholesky solver of our own ([`linalg`](crate) module): the systems have
+//! A small Cholesky solver of our own (the private `linalg` module): the systems have
 //! one unknown per model (a few hundred), where a dense factorization takes
 //! milliseconds, and a linear-algebra dependency would dwarf the crate.
 
@@ -46,6 +46,7 @@ mod counts;
 mod elo;
 mod error;
 mod graph;
+mod hash;
 mod intervals;
 mod leaderboard;
 mod linalg;

@@ -10,6 +10,12 @@
 // obscure which triangle of which matrix is being touched.
 #![allow(clippy::needless_range_loop)]
 
+use rayon::prelude::*;
+
+/// Matrices at least this large are multiplied on several threads: below
+/// it, the product takes well under a millisecond and threads cost more.
+const PARALLEL_FROM: usize = 96;
+
 /// A dense square matrix, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Matrix {
@@ -98,17 +104,27 @@ impl Matrix {
     }
 
     /// `self · other`, both n×n. Loop order i-k-j keeps the inner loop an
-    /// axpy over contiguous rows, which the compiler vectorizes.
+    /// axpy over contiguous rows, which the compiler vectorizes; rows are
+    /// independent, so large products are split across threads.
     pub(crate) fn mul(&self, other: &Matrix) -> Matrix {
         let n = self.n;
         let mut out = Matrix::zeros(n);
-        for i in 0..n {
-            let out_row = &mut out.data[i * n..(i + 1) * n];
+        let row_of = |i: usize, out_row: &mut [f64]| {
             for k in 0..n {
                 let a = self.data[i * n + k];
                 if a != 0.0 {
                     axpy(a, &other.data[k * n..(k + 1) * n], out_row);
                 }
+            }
+        };
+        if n >= PARALLEL_FROM {
+            out.data
+                .par_chunks_mut(n)
+                .enumerate()
+                .for_each(|(i, row)| row_of(i, row));
+        } else {
+            for (i, row) in out.data.chunks_mut(n.max(1)).enumerate() {
+                row_of(i, row);
             }
         }
         out
@@ -278,7 +294,11 @@ mod tests {
             for i in 0..n {
                 for j in 0..n {
                     let e = if i == j { 1.0 } else { 0.0 };
-                    assert!((id.get(i, j) - e).abs() < 1e-10, "n={n} ({i},{j}) {}", id.get(i, j));
+                    assert!(
+                        (id.get(i, j) - e).abs() < 1e-10,
+                        "n={n} ({i},{j}) {}",
+                        id.get(i, j)
+                    );
                 }
             }
         }

@@ -84,14 +84,33 @@ impl Problem<'_> {
     }
 
     /// ∇L(θ) into `grad`; returns max|∇L|.
+    ///
+    /// This is the bootstrap's inner loop, so σ(θ_i − θ_j) is computed as
+    /// `e_i / (e_i + e_j)` from one exponential per model instead of one per
+    /// pair, whenever the spread of θ keeps every `e` representable.
     pub(crate) fn gradient(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
         for (g, t) in grad.iter_mut().zip(theta) {
             *g = 2.0 * self.ridge * t;
         }
-        for p in self.pairs {
-            let r = p.weight * sigmoid(theta[p.i] - theta[p.j]) - p.score;
-            grad[p.i] += r;
-            grad[p.j] -= r;
+        let (lo, hi) = theta
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &t| {
+                (l.min(t), h.max(t))
+            });
+        if hi - lo < 600.0 {
+            let e: Vec<f64> = theta.iter().map(|t| (t - hi).exp()).collect();
+            for p in self.pairs {
+                let (ei, ej) = (e[p.i], e[p.j]);
+                let r = p.weight * (ei / (ei + ej)) - p.score;
+                grad[p.i] += r;
+                grad[p.j] -= r;
+            }
+        } else {
+            for p in self.pairs {
+                let r = p.weight * sigmoid(theta[p.i] - theta[p.j]) - p.score;
+                grad[p.i] += r;
+                grad[p.j] -= r;
+            }
         }
         grad.iter().fold(0.0, |m, g| m.max(g.abs()))
     }
@@ -117,7 +136,10 @@ impl Problem<'_> {
     /// system is the sum-zero Newton step.
     pub(crate) fn pin_gauge(&self, h: &mut Matrix) -> f64 {
         let n = self.n as f64;
-        let c = (h.trace() / n).max(self.scale * 1e-12).max(f64::MIN_POSITIVE) / n;
+        let c = (h.trace() / n)
+            .max(self.scale * 1e-12)
+            .max(f64::MIN_POSITIVE)
+            / n;
         h.add_constant(c);
         c
     }
@@ -271,7 +293,11 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let pairs = [pair(0, 1, 4.0, 3.0), pair(1, 2, 2.0, 0.5), pair(0, 2, 3.0, 1.0)];
+        let pairs = [
+            pair(0, 1, 4.0, 3.0),
+            pair(1, 2, 2.0, 0.5),
+            pair(0, 2, 3.0, 1.0),
+        ];
         let p = Problem {
             n: 3,
             pairs: &pairs,

@@ -75,7 +75,11 @@ pub fn active_pair_probabilities(
     let scores: Vec<f64> = scores.into_iter().map(|s| s.unwrap_or(fill)).collect();
     let total: f64 = scores.iter().sum();
     let mixed = scores.iter().map(|s| {
-        let active = if total > 0.0 { s / total } else { 1.0 / m as f64 };
+        let active = if total > 0.0 {
+            s / total
+        } else {
+            1.0 / m as f64
+        };
         (1.0 - epsilon) * active + epsilon / m as f64
     });
     let weighted: Vec<f64> = mixed
@@ -116,18 +120,28 @@ mod tests {
     }
 
     fn pairs(xs: &[(&str, &str)]) -> Vec<(String, String)> {
-        xs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        xs.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn prefers_uncertain_pairs_and_respects_the_floor_and_weights() {
         let mut c = Comparisons::new();
         for k in 0..400 {
-            let w = if k % 3 == 0 { Winner::ModelB } else { Winner::ModelA };
+            let w = if k % 3 == 0 {
+                Winner::ModelB
+            } else {
+                Winner::ModelA
+            };
             c.add("a", "b", w, 1.0);
         }
         for k in 0..10 {
-            let w = if k % 2 == 0 { Winner::ModelB } else { Winner::ModelA };
+            let w = if k % 2 == 0 {
+                Winner::ModelB
+            } else {
+                Winner::ModelA
+            };
             c.add("b", "c", w, 1.0);
             c.add("a", "c", w, 1.0);
         }

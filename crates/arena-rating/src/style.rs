@@ -20,13 +20,11 @@
 use std::collections::HashMap;
 
 use arena_core::Winner;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rayon::prelude::*;
 
 use crate::bootstrap::{mix_seed, quantile};
 use crate::bradley_terry::{BtOptions, Intervals, SANDWICH_RIDGE};
-use crate::counts::{FitPair, outcome_slot};
+use crate::counts::FitPair;
 use crate::error::RatingError;
 use crate::graph::connectivity;
 use crate::intervals::invert_spd;
@@ -34,7 +32,7 @@ use crate::leaderboard::{Leaderboard, Method, Row, rank_rows, theta_to_rating};
 use crate::linalg::Matrix;
 use crate::normal::two_sided_z;
 use crate::problem::{DEGENERATE_RIDGE, Objective, newton, sigmoid};
-use crate::random::Multinomial;
+use crate::random::{FastRng, Multinomial};
 
 /// Number of style features.
 const FEATURES: usize = 4;
@@ -324,7 +322,10 @@ pub fn fit_style_controlled(
     opts: &BtOptions,
 ) -> Result<StyleFit, RatingError> {
     opts.validate()?;
-    if let Some(bad) = battles.iter().find(|b| !(b.weight.is_finite() && b.weight >= 0.0)) {
+    if let Some(bad) = battles
+        .iter()
+        .find(|b| !(b.weight.is_finite() && b.weight >= 0.0))
+    {
         return Err(RatingError::InvalidWeight(bad.weight));
     }
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -374,7 +375,7 @@ pub fn fit_style_controlled(
     };
 
     let rows = build_rows(battles, &ids);
-    let (votes, win_rate, conn) = tallies(n, &rows);
+    let (votes, win_rate, conn) = tallies(n, &rows, &names);
     let theta_ridge = if conn.strongly_connected {
         0.0
     } else {
@@ -437,7 +438,11 @@ fn build_rows(battles: &[StyledBattle], ids: &[(usize, usize)]) -> Vec<StyleRow>
             let mut f = [0.0; FEATURES];
             for k in 0..FEATURES {
                 let sum = sa[k] + sb[k];
-                let d = if sum != 0.0 { (sa[k] - sb[k]) / sum } else { 0.0 };
+                let d = if sum != 0.0 {
+                    (sa[k] - sb[k]) / sum
+                } else {
+                    0.0
+                };
                 f[k] = if d.is_finite() { d } else { 0.0 };
             }
             StyleRow {
@@ -456,16 +461,21 @@ fn build_rows(battles: &[StyledBattle], ids: &[(usize, usize)]) -> Vec<StyleRow>
         let sd = var.sqrt();
         for r in &mut rows {
             // A constant feature (sd ≈ 0) carries no information: leave it 0.
-            r.f[k] = if sd > 1e-12 { (r.f[k] - mean) / sd } else { 0.0 };
+            r.f[k] = if sd > 1e-12 {
+                (r.f[k] - mean) / sd
+            } else {
+                0.0
+            };
         }
     }
     // Self-battles keep their features: they inform β, not θ.
-    let _ = outcome_slot;
     rows
 }
 
 /// Votes, win rates and the connectivity of the beats graph.
-fn tallies(n: usize, rows: &[StyleRow]) -> (Vec<u64>, Vec<Option<f64>>, crate::graph::Connectivity) {
+type Tallies = (Vec<u64>, Vec<Option<f64>>, crate::graph::Connectivity);
+
+fn tallies(n: usize, rows: &[StyleRow], names: &[String]) -> Tallies {
     let mut votes = vec![0u64; n];
     let mut score = vec![0.0; n];
     let mut played = vec![0u64; n];
@@ -480,7 +490,11 @@ fn tallies(n: usize, rows: &[StyleRow]) -> (Vec<u64>, Vec<Option<f64>>, crate::g
         score[r.b] += 1.0 - r.y;
         played[r.a] += 1;
         played[r.b] += 1;
-        let (i, j, y) = if r.a < r.b { (r.a, r.b, r.y) } else { (r.b, r.a, 1.0 - r.y) };
+        let (i, j, y) = if r.a < r.b {
+            (r.a, r.b, r.y)
+        } else {
+            (r.b, r.a, 1.0 - r.y)
+        };
         let p = pairs.entry((i, j)).or_insert(FitPair {
             i,
             j,
@@ -494,12 +508,17 @@ fn tallies(n: usize, rows: &[StyleRow]) -> (Vec<u64>, Vec<Option<f64>>, crate::g
         .map(|i| (played[i] > 0).then(|| score[i] / played[i] as f64))
         .collect();
     let pairs: Vec<FitPair> = pairs.into_values().collect();
-    let conn = connectivity(n, &pairs, &votes);
+    let conn = connectivity(n, &pairs, &votes, names);
     (votes, win_rate, conn)
 }
 
 /// Sandwich bounds for every parameter (θ then β).
-fn sandwich_bounds(p: &StyleProblem<'_>, x: &[f64], rho: Option<f64>, z: f64) -> (Vec<f64>, Vec<f64>) {
+fn sandwich_bounds(
+    p: &StyleProblem<'_>,
+    x: &[f64],
+    rho: Option<f64>,
+    z: f64,
+) -> (Vec<f64>, Vec<f64>) {
     let n = p.n;
     let dim = n + FEATURES;
     let count = p.rows.len() as f64;
@@ -519,7 +538,16 @@ fn sandwich_bounds(p: &StyleProblem<'_>, x: &[f64], rho: Option<f64>, z: f64) ->
     let a_inv = match rho {
         Some(rho) => {
             h.add_diagonal(rho);
-            invert_spd(h, 1.0)
+            let mut inv = invert_spd(h, 1.0);
+            // Drop the gauge component, which B annihilates (see the plain
+            // BT sandwich in intervals.rs for why this matters numerically).
+            let corr = 1.0 / (n as f64 * (2.0 * p.theta_ridge + rho));
+            for i in 0..n {
+                for j in 0..n {
+                    inv.add(i, j, -corr);
+                }
+            }
+            inv
         }
         None => {
             let c = pin_theta_gauge(&mut h, n);
@@ -539,7 +567,11 @@ fn sandwich_bounds(p: &StyleProblem<'_>, x: &[f64], rho: Option<f64>, z: f64) ->
         .iter()
         .map(|v| {
             let v = v / count;
-            if v.is_finite() { z * v.max(0.0).sqrt() } else { 0.0 }
+            if v.is_finite() {
+                z * v.max(0.0).sqrt()
+            } else {
+                0.0
+            }
         })
         .collect();
     let lower = x.iter().zip(&half).map(|(t, h)| t - h).collect();
@@ -560,7 +592,7 @@ fn bootstrap_bounds(
     let replicates: Vec<Vec<f64>> = (0..rounds)
         .into_par_iter()
         .map(|r| {
-            let mut rng = StdRng::seed_from_u64(mix_seed(seed, r as u64));
+            let mut rng = FastRng::seed_from_u64(mix_seed(seed, r as u64));
             let mut m = vec![0u64; p.rows.len()];
             multinomial.sample(&mut rng, &mut m);
             let round = StyleProblem {
@@ -629,13 +661,21 @@ mod tests {
                 1 => (0, 2),
                 _ => (1, 2),
             };
-            let (la, lb) = if i == 0 { (300.0, 100.0) } else { (100.0 + (k % 7) as f64 * 30.0, 100.0 + (k % 5) as f64 * 40.0) };
+            let (la, lb) = if i == 0 {
+                (300.0, 100.0)
+            } else {
+                (100.0 + (k % 7) as f64 * 30.0, 100.0 + (k % 5) as f64 * 40.0)
+            };
             // Deterministic "votes": longer answer wins 3 times in 4.
             let longer_a = la > lb;
             let winner = if la == lb {
                 Winner::Tie
             } else if (k / 3) % 4 == 0 {
-                if longer_a { Winner::ModelB } else { Winner::ModelA }
+                if longer_a {
+                    Winner::ModelB
+                } else {
+                    Winner::ModelA
+                }
             } else if longer_a {
                 Winner::ModelA
             } else {
@@ -663,9 +703,15 @@ mod tests {
             c.add(&b.model_a, &b.model_b, b.winner, 1.0);
         }
         let (_, plain) = crate::fit_bradley_terry(&c, &BtOptions::default(), None).unwrap();
-        let gap = |lb: &Leaderboard| lb.get("verbose").unwrap().rating - lb.get("plain1").unwrap().rating;
+        let gap =
+            |lb: &Leaderboard| lb.get("verbose").unwrap().rating - lb.get("plain1").unwrap().rating;
         assert!(gap(&plain) > 0.0);
-        assert!(gap(&fit.leaderboard) < gap(&plain), "{} vs {}", gap(&fit.leaderboard), gap(&plain));
+        assert!(
+            gap(&fit.leaderboard) < gap(&plain),
+            "{} vs {}",
+            gap(&fit.leaderboard),
+            gap(&plain)
+        );
         let mean = fit.leaderboard.models.iter().map(|m| m.rating).sum::<f64>() / 3.0;
         assert!((mean - 1000.0).abs() < 1e-9);
     }

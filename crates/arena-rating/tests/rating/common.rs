@@ -37,7 +37,10 @@ pub fn assert_sane(lb: &Leaderboard) {
     for (pos, m) in lb.models.iter().enumerate() {
         assert!(m.rating.is_finite(), "{m:?}");
         assert!(m.ci_lower.is_finite() && m.ci_upper.is_finite(), "{m:?}");
-        assert!(m.ci_lower <= m.rating + 1e-9 && m.rating <= m.ci_upper + 1e-9, "{m:?}");
+        assert!(
+            m.ci_lower <= m.rating + 1e-9 && m.rating <= m.ci_upper + 1e-9,
+            "{m:?}"
+        );
         assert_eq!(m.rank, pos + 1);
         assert!(m.rank_ub >= 1 && m.rank_ub <= m.rank, "{m:?}");
         if let Some(w) = m.win_rate {

@@ -35,7 +35,8 @@ fn check(what: &str, votes: &[Vote], provisional: &[&str]) {
             provisional_below_votes: 0,
             ..BtOptions::default()
         };
-        let (fit, lb) = fit_bradley_terry(&c, &opts, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let (fit, lb) =
+            fit_bradley_terry(&c, &opts, None).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_sane(&lb);
         assert_eq!(lb.models.len(), c.model_names().len(), "{what}");
         assert!(fit.theta().iter().all(|t| t.is_finite()), "{what}");
@@ -61,10 +62,18 @@ fn degenerate_data_gives_finite_ratings() {
         ("empty input", &[], &[]),
         ("one vote", &[("a", "b", ModelA, 1.0)], &["b"]),
         ("one tie", &[("a", "b", Tie, 1.0)], &[]),
-        ("only self-battles", &[("a", "a", ModelA, 1.0), ("a", "a", Tie, 1.0)], &[]),
+        (
+            "only self-battles",
+            &[("a", "a", ModelA, 1.0), ("a", "a", Tie, 1.0)],
+            &[],
+        ),
         (
             "self-battles next to real ones",
-            &[("a", "b", ModelA, 1.0), ("b", "a", ModelA, 1.0), ("c", "c", ModelB, 1.0)],
+            &[
+                ("a", "b", ModelA, 1.0),
+                ("b", "a", ModelA, 1.0),
+                ("c", "c", ModelB, 1.0),
+            ],
             &["c"],
         ),
         (
@@ -105,7 +114,11 @@ fn degenerate_data_gives_finite_ratings() {
         ),
         (
             "huge weights",
-            &[("a", "b", ModelA, 1e12), ("b", "a", ModelA, 1e12), ("a", "b", Tie, 3e11)],
+            &[
+                ("a", "b", ModelA, 1e12),
+                ("b", "a", ModelA, 1e12),
+                ("a", "b", Tie, 3e11),
+            ],
             &[],
         ),
         (
@@ -182,7 +195,11 @@ fn invalid_options_are_errors() {
 fn empty_inputs_give_empty_boards() {
     let (_, lb) = fit_bradley_terry(&Comparisons::new(), &BtOptions::default(), None).unwrap();
     assert!(lb.models.is_empty());
-    assert!(online_elo(std::iter::empty(), &Default::default()).models.is_empty());
+    assert!(
+        online_elo(std::iter::empty(), &Default::default())
+            .models
+            .is_empty()
+    );
     let style = fit_style_controlled(&[], &BtOptions::default()).unwrap();
     assert!(style.leaderboard.models.is_empty());
 }
@@ -191,11 +208,19 @@ fn empty_inputs_give_empty_boards() {
 fn provisional_below_the_vote_threshold() {
     let mut c = Comparisons::new();
     for k in 0..400 {
-        let w = if k % 3 == 0 { Winner::ModelB } else { Winner::ModelA };
+        let w = if k % 3 == 0 {
+            Winner::ModelB
+        } else {
+            Winner::ModelA
+        };
         c.add("a", "b", w, 1.0);
     }
     for k in 0..10 {
-        let w = if k % 2 == 0 { Winner::ModelB } else { Winner::ModelA };
+        let w = if k % 2 == 0 {
+            Winner::ModelB
+        } else {
+            Winner::ModelA
+        };
         c.add("a", "new", w, 1.0);
     }
     let (_, lb) = fit_bradley_terry(&c, &BtOptions::default(), None).unwrap();

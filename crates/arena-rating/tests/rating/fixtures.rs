@@ -34,7 +34,11 @@ fn battles(dataset: &str) -> Vec<(String, String, Winner)> {
         .skip(1)
         .map(|line| {
             let f: Vec<&str> = line.split(',').collect();
-            (f[0].to_owned(), f[1].to_owned(), f[2].parse().expect("winner"))
+            (
+                f[0].to_owned(),
+                f[1].to_owned(),
+                f[2].parse().expect("winner"),
+            )
         })
         .collect()
 }
@@ -70,7 +74,13 @@ fn elo_matches_fastchat_compute_elo() {
         assert_eq!(lb.models.len(), want.len(), "{dataset}");
         for m in &lb.models {
             let e = &want[&m.name];
-            assert!((m.rating - e.elo).abs() < 0.01, "{dataset} {}: {} vs {}", m.name, m.rating, e.elo);
+            assert!(
+                (m.rating - e.elo).abs() < 0.01,
+                "{dataset} {}: {} vs {}",
+                m.name,
+                m.rating,
+                e.elo
+            );
             assert_eq!(m.votes, e.votes, "{dataset} {}", m.name);
         }
     }
@@ -88,7 +98,11 @@ fn bradley_terry_gaps_match_arena_rank() {
         let (fit, lb) = fit_bradley_terry(&c, &BtOptions::default(), None).unwrap();
         // Ours is the exact optimum...
         assert_eq!(fit.ridge(), 0.0, "{dataset}");
-        assert!(fit.relative_gradient() < 1e-12, "{dataset}: {}", fit.relative_gradient());
+        assert!(
+            fit.relative_gradient() < 1e-12,
+            "{dataset}: {}",
+            fit.relative_gradient()
+        );
         // ...arena-rank's L-BFGS stops early, so compare gaps to the
         // best-voted model, among well-voted models.
         let reference = lb.models.iter().max_by_key(|m| m.votes).unwrap();
@@ -97,11 +111,19 @@ fn bradley_terry_gaps_match_arena_rank() {
             let e = &want[&m.name];
             let ours = m.rating - reference.rating;
             let theirs = e.bt - e_ref.bt;
-            assert!((ours - theirs).abs() < 0.1, "{dataset} {}: gap {ours} vs {theirs}", m.name);
+            assert!(
+                (ours - theirs).abs() < 0.1,
+                "{dataset} {}: gap {ours} vs {theirs}",
+                m.name
+            );
             // Interval half-widths follow the same formula at (nearly) the
             // same θ.
             let (hw_ours, hw_theirs) = (m.ci_upper - m.rating, e.upper - e.bt);
-            assert!((hw_ours - hw_theirs).abs() < 0.1, "{dataset} {}: half-width {hw_ours} vs {hw_theirs}", m.name);
+            assert!(
+                (hw_ours - hw_theirs).abs() < 0.1,
+                "{dataset} {}: half-width {hw_ours} vs {hw_theirs}",
+                m.name
+            );
             let (lw_ours, lw_theirs) = (m.rating - m.ci_lower, e.bt - e.lower);
             assert!((lw_ours - lw_theirs).abs() < 0.1, "{dataset} {}", m.name);
         }

@@ -78,13 +78,15 @@ proptest! {
         shuffled.reverse();
         let k = rotate % shuffled.len();
         shuffled.rotate_left(k);
-        let x = board(&comparisons(&rows), &BtOptions::default());
+        let (fit, x) = fit_bradley_terry(&comparisons(&rows), &BtOptions::default(), None).unwrap();
         let y = board(&comparisons(&shuffled), &BtOptions::default());
         prop_assert_eq!(x.models.len(), y.models.len());
+        // With the degenerate-data ridge θ is pinned only to ~5e-7.
+        let tolerance = if fit.ridge() > 0.0 { 1e-3 } else { 1e-6 };
         for m in &x.models {
             let other = y.get(&m.name).unwrap();
-            prop_assert!((m.rating - other.rating).abs() < 1e-6);
-            prop_assert!((m.ci_lower - other.ci_lower).abs() < 1e-6);
+            prop_assert!((m.rating - other.rating).abs() < tolerance, "{} vs {}", m.rating, other.rating);
+            prop_assert!((m.ci_lower - other.ci_lower).abs() < tolerance, "{} vs {}", m.ci_lower, other.ci_lower);
             prop_assert_eq!(m.provisional, other.provisional);
         }
     }

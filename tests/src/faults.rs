@@ -1,0 +1,1 @@
+//! Real OpenAI-compatible backends (the mock server process) and their faults.
