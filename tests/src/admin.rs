@@ -23,15 +23,26 @@ async fn every_admin_route_refuses_missing_wrong_and_researcher_tokens() -> anyh
     let db = TestDb::new().await?;
     let arena = Arena::start(&db).await?;
     let admin = arena.admin();
-    let token = admin.post("/api/v1/admin/tokens", json!({"role": "researcher", "label": "lab"})).await?;
+    let token = admin
+        .post(
+            "/api/v1/admin/tokens",
+            json!({"role": "researcher", "label": "lab"}),
+        )
+        .await?;
     assert_eq!(token.status, StatusCode::CREATED, "{}", token.text);
     let researcher_token = token.json["token"].as_str().expect("token").to_owned();
     let some_id = "00000000-0000-4000-8000-000000000000";
     let routes: Vec<(reqwest::Method, String)> = vec![
         (reqwest::Method::GET, "/api/v1/admin/models".into()),
         (reqwest::Method::POST, "/api/v1/admin/models".into()),
-        (reqwest::Method::PATCH, format!("/api/v1/admin/models/{some_id}")),
-        (reqwest::Method::DELETE, format!("/api/v1/admin/models/{some_id}")),
+        (
+            reqwest::Method::PATCH,
+            format!("/api/v1/admin/models/{some_id}"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/admin/models/{some_id}"),
+        ),
         (reqwest::Method::POST, "/api/v1/admin/tokens".into()),
         (reqwest::Method::GET, "/api/v1/admin/flagged-voters".into()),
         (reqwest::Method::GET, "/metrics".into()),
@@ -46,16 +57,33 @@ async fn every_admin_route_refuses_missing_wrong_and_researcher_tokens() -> anyh
             let client = admin.with_token(*token);
             let request = client.request(method.clone(), path).json(&model_body("x"));
             let reply = client.send(request).await?;
-            assert_eq!(reply.status, *expected, "{method} {path} with {token:?}: {}", reply.text);
-            assert!(reply.error_code().is_some(), "{method} {path}: JSON error body expected, got {}", reply.text);
+            assert_eq!(
+                reply.status, *expected,
+                "{method} {path} with {token:?}: {}",
+                reply.text
+            );
+            assert!(
+                reply.error_code().is_some(),
+                "{method} {path}: JSON error body expected, got {}",
+                reply.text
+            );
         }
     }
     // A malformed Authorization header is a 401 too.
     let anonymous = admin.with_token(None);
-    let reply = anonymous.send(anonymous.request(reqwest::Method::GET, "/api/v1/admin/models").header("authorization", "Basic abc")).await?;
+    let reply = anonymous
+        .send(
+            anonymous
+                .request(reqwest::Method::GET, "/api/v1/admin/models")
+                .header("authorization", "Basic abc"),
+        )
+        .await?;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     // The researcher token does open the export.
-    let export = admin.with_token(Some(&researcher_token)).get("/api/v1/export").await?;
+    let export = admin
+        .with_token(Some(&researcher_token))
+        .get("/api/v1/export")
+        .await?;
     assert_eq!(export.status, StatusCode::OK, "{}", export.text);
     Ok(())
 }
@@ -63,10 +91,19 @@ async fn every_admin_route_refuses_missing_wrong_and_researcher_tokens() -> anyh
 #[tokio::test]
 async fn models_are_registered_listed_patched_and_retired() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(&db, crate::support::ServeOptions { demo: false, ..Default::default() }).await?;
+    let arena = Arena::start_with(
+        &db,
+        crate::support::ServeOptions {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await?;
     let admin = arena.admin();
 
-    let created = admin.post("/api/v1/admin/models", model_body("alpha")).await?;
+    let created = admin
+        .post("/api/v1/admin/models", model_body("alpha"))
+        .await?;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let model = &created.json;
     assert_eq!(model["name"], "alpha");
@@ -79,14 +116,25 @@ async fn models_are_registered_listed_patched_and_retired() -> anyhow::Result<()
     assert_eq!(model["system_prompt"], "Be brief.");
     assert_eq!(model["weight"], 2.0);
     assert_eq!(model["enabled"], true);
-    assert!(model["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        model["created_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
     let id = model["id"].as_str().expect("id").to_owned();
 
-    let duplicate = admin.post("/api/v1/admin/models", model_body("alpha")).await?;
+    let duplicate = admin
+        .post("/api/v1/admin/models", model_body("alpha"))
+        .await?;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
     assert_eq!(duplicate.error_code(), Some("duplicate_name"));
 
-    let patched = admin.patch(&format!("/api/v1/admin/models/{id}"), json!({"enabled": false, "weight": 0.5, "organization": null})).await?;
+    let patched = admin
+        .patch(
+            &format!("/api/v1/admin/models/{id}"),
+            json!({"enabled": false, "weight": 0.5, "organization": null}),
+        )
+        .await?;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
     assert_eq!(patched.json["enabled"], false);
     assert_eq!(patched.json["weight"], 0.5);
@@ -94,7 +142,12 @@ async fn models_are_registered_listed_patched_and_retired() -> anyhow::Result<()
     assert_eq!(patched.json["license"], "MIT", "absent fields stay");
 
     admin.register(model_body("beta")).await?;
-    let renamed = admin.patch(&format!("/api/v1/admin/models/{id}"), json!({"name": "beta"})).await?;
+    let renamed = admin
+        .patch(
+            &format!("/api/v1/admin/models/{id}"),
+            json!({"name": "beta"}),
+        )
+        .await?;
     assert_eq!(renamed.status, StatusCode::CONFLICT);
     assert_eq!(renamed.error_code(), Some("duplicate_name"));
 
@@ -107,13 +160,25 @@ async fn models_are_registered_listed_patched_and_retired() -> anyhow::Result<()
     let after = admin.get(&format!("/api/v1/admin/models/{id}")).await?;
     assert_eq!(after.json["retired"], true);
     assert_eq!(after.json["enabled"], false);
-    let revive = admin.patch(&format!("/api/v1/admin/models/{id}"), json!({"enabled": true})).await?;
+    let revive = admin
+        .patch(
+            &format!("/api/v1/admin/models/{id}"),
+            json!({"enabled": true}),
+        )
+        .await?;
     assert_eq!(revive.status, StatusCode::CONFLICT);
 
     let unknown = "00000000-0000-4000-8000-000000000000";
     for reply in [
-        admin.patch(&format!("/api/v1/admin/models/{unknown}"), json!({"weight": 1})).await?,
-        admin.delete(&format!("/api/v1/admin/models/{unknown}")).await?,
+        admin
+            .patch(
+                &format!("/api/v1/admin/models/{unknown}"),
+                json!({"weight": 1}),
+            )
+            .await?,
+        admin
+            .delete(&format!("/api/v1/admin/models/{unknown}"))
+            .await?,
         admin.get("/api/v1/admin/models/not-a-uuid").await?,
     ] {
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
@@ -125,7 +190,14 @@ async fn models_are_registered_listed_patched_and_retired() -> anyhow::Result<()
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_json_error() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(&db, crate::support::ServeOptions { demo: false, ..Default::default() }).await?;
+    let arena = Arena::start_with(
+        &db,
+        crate::support::ServeOptions {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await?;
     let admin = arena.admin();
     let path = "/api/v1/admin/models";
     let cases: Vec<(&str, String, StatusCode)> = vec![
@@ -144,8 +216,16 @@ async fn bad_input_gets_a_clear_4xx_json_error() -> anyhow::Result<()> {
     for (what, body, expected) in cases {
         let reply = admin.post_raw(path, "application/json", body).await?;
         assert_eq!(reply.status, expected, "{what}: {}", reply.text);
-        let message = reply.json.pointer("/error/message").and_then(|m| m.as_str()).unwrap_or_default();
-        assert!(!message.is_empty(), "{what}: error message expected, got {}", reply.text);
+        let message = reply
+            .json
+            .pointer("/error/message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default();
+        assert!(
+            !message.is_empty(),
+            "{what}: error message expected, got {}",
+            reply.text
+        );
     }
     let wrong_type = admin.post_raw(path, "text/plain", "hello").await?;
     assert!(wrong_type.status.is_client_error(), "{}", wrong_type.text);
@@ -162,12 +242,29 @@ async fn bad_input_gets_a_clear_4xx_json_error() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_registered_model_survives_a_restart() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let mut arena = Arena::start_with(&db, crate::support::ServeOptions { demo: false, ..Default::default() }).await?;
+    let mut arena = Arena::start_with(
+        &db,
+        crate::support::ServeOptions {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await?;
     let id = arena.admin().register(model_body("persistent")).await?;
     let status = arena.stop().await?;
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
-    let arena = Arena::start_with(&db, crate::support::ServeOptions { demo: false, ..Default::default() }).await?;
-    let model = arena.admin().get(&format!("/api/v1/admin/models/{id}")).await?;
+    let arena = Arena::start_with(
+        &db,
+        crate::support::ServeOptions {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let model = arena
+        .admin()
+        .get(&format!("/api/v1/admin/models/{id}"))
+        .await?;
     assert_eq!(model.status, StatusCode::OK);
     assert_eq!(model.json["name"], "persistent");
     assert_eq!(model.json["params"]["max_tokens"], 256);
@@ -177,7 +274,14 @@ async fn a_registered_model_survives_a_restart() -> anyhow::Result<()> {
 #[tokio::test]
 async fn api_keys_never_appear_in_responses_logs_or_metrics() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(&db, crate::support::ServeOptions { demo: false, ..Default::default() }).await?;
+    let arena = Arena::start_with(
+        &db,
+        crate::support::ServeOptions {
+            demo: false,
+            ..Default::default()
+        },
+    )
+    .await?;
     let admin = arena.admin();
     let first_key = "sk-FIRST-secret-0123456789";
     let second_key = "sk-SECOND-secret-9876543210";
@@ -187,19 +291,41 @@ async fn api_keys_never_appear_in_responses_logs_or_metrics() -> anyhow::Result<
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(created.json["has_api_key"], true);
     let id = created.json["id"].as_str().expect("id").to_owned();
-    let rotated = admin.patch(&format!("/api/v1/admin/models/{id}"), json!({"api_key": second_key})).await?;
+    let rotated = admin
+        .patch(
+            &format!("/api/v1/admin/models/{id}"),
+            json!({"api_key": second_key}),
+        )
+        .await?;
     assert_eq!(rotated.json["has_api_key"], true);
     let mut seen = vec![created.text, rotated.text];
-    for path in ["/api/v1/admin/models", &format!("/api/v1/admin/models/{id}"), "/metrics", "/openapi.json", "/api/v1/export"] {
+    for path in [
+        "/api/v1/admin/models",
+        &format!("/api/v1/admin/models/{id}"),
+        "/metrics",
+        "/openapi.json",
+        "/api/v1/export",
+    ] {
         seen.push(admin.get(path).await?.text);
     }
     // A failed battle against the unreachable backend must not leak it either.
-    let _ = arena.voter().post("/api/v1/battles", json!({"prompt": "hi"})).await?;
+    let _ = arena
+        .voter()
+        .post("/api/v1/battles", json!({"prompt": "hi"}))
+        .await?;
     seen.push(arena.logs());
     for text in &seen {
-        assert!(!text.contains("sk-FIRST") && !text.contains("sk-SECOND"), "a key leaked into: {text}");
+        assert!(
+            !text.contains("sk-FIRST") && !text.contains("sk-SECOND"),
+            "a key leaked into: {text}"
+        );
     }
-    let removed = admin.patch(&format!("/api/v1/admin/models/{id}"), json!({"api_key": null})).await?;
+    let removed = admin
+        .patch(
+            &format!("/api/v1/admin/models/{id}"),
+            json!({"api_key": null}),
+        )
+        .await?;
     assert_eq!(removed.json["has_api_key"], false);
     Ok(())
 }

@@ -26,30 +26,55 @@ async fn a_full_battle_streams_both_answers_blind_then_reveals_on_vote() -> anyh
     let voter = arena.voter();
     let (id, events) = voter.full_battle("Explain recursion to a child").await?;
     let (a, b) = answers(&events);
-    assert!(a.len() > 20 && b.len() > 20, "both answers arrive: {a:?} / {b:?}");
+    assert!(
+        a.len() > 20 && b.len() > 20,
+        "both answers arrive: {a:?} / {b:?}"
+    );
     assert!(events.iter().any(|(n, d)| n == "done" && d["side"] == "a"));
     assert!(events.iter().any(|(n, d)| n == "done" && d["side"] == "b"));
-    assert_eq!(events.last().map(|(n, d)| (n.as_str(), d["turn"].as_u64())), Some(("end", Some(1))));
+    assert_eq!(
+        events.last().map(|(n, d)| (n.as_str(), d["turn"].as_u64())),
+        Some(("end", Some(1)))
+    );
 
     let before = voter.get(&format!("/api/v1/battles/{id}")).await?;
     assert_eq!(before.status, StatusCode::OK);
     assert_eq!(before.json["state"], "ready");
     assert_eq!(before.json["models"], Value::Null);
-    assert_eq!(before.json["turns"][0]["a"]["text"].as_str(), Some(a.as_str()));
+    assert_eq!(
+        before.json["turns"][0]["a"]["text"].as_str(),
+        Some(a.as_str())
+    );
     let names = identities(&arena).await?;
     let everything_before_vote = format!("{events:?}{}", before.text);
     for name in &names {
-        assert!(!everything_before_vote.contains(name.as_str()), "{name} leaked before the vote");
+        assert!(
+            !everything_before_vote.contains(name.as_str()),
+            "{name} leaked before the vote"
+        );
     }
 
-    let vote = voter.post(&format!("/api/v1/battles/{id}/vote"), json!({"winner": "model_a"})).await?;
+    let vote = voter
+        .post(
+            &format!("/api/v1/battles/{id}/vote"),
+            json!({"winner": "model_a"}),
+        )
+        .await?;
     assert_eq!(vote.status, StatusCode::OK, "{}", vote.text);
     assert_eq!(vote.json["winner"], "model_a");
-    let (name_a, name_b) = (vote.json["models"]["a"]["name"].as_str().expect("a"), vote.json["models"]["b"]["name"].as_str().expect("b"));
+    let (name_a, name_b) = (
+        vote.json["models"]["a"]["name"].as_str().expect("a"),
+        vote.json["models"]["b"]["name"].as_str().expect("b"),
+    );
     assert_ne!(name_a, name_b, "never a model against itself");
     assert!(vote.json["models"]["a"]["organization"].is_string());
 
-    let again = voter.post(&format!("/api/v1/battles/{id}/vote"), json!({"winner": "model_b"})).await?;
+    let again = voter
+        .post(
+            &format!("/api/v1/battles/{id}/vote"),
+            json!({"winner": "model_b"}),
+        )
+        .await?;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.error_code(), Some("already_voted"));
 
@@ -59,9 +84,17 @@ async fn a_full_battle_streams_both_answers_blind_then_reveals_on_vote() -> anyh
 
     let board = voter.get("/api/v1/leaderboard").await?;
     assert_eq!(board.json["total_votes"], 1);
-    let winner = board.json["models"].as_array().expect("rows").iter().find(|m| m["name"] == name_a).expect("winner listed");
+    let winner = board.json["models"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|m| m["name"] == name_a)
+        .expect("winner listed");
     assert_eq!(winner["votes"], 1);
-    assert_eq!(board.json["models"][0]["name"], name_a, "the winner ranks first");
+    assert_eq!(
+        board.json["models"][0]["name"], name_a,
+        "the winner ranks first"
+    );
 
     // A reconnecting client replays the finished turn.
     let replay = voter.events(&id).await?;
@@ -79,18 +112,42 @@ async fn only_the_battles_voter_may_read_continue_or_vote() -> anyhow::Result<()
     stranger.get("/").await?; // gets its own cookie
     for reply in [
         stranger.get(&format!("/api/v1/battles/{id}")).await?,
-        stranger.post(&format!("/api/v1/battles/{id}/vote"), json!({"winner": "tie"})).await?,
-        stranger.post(&format!("/api/v1/battles/{id}/turns"), json!({"prompt": "more"})).await?,
+        stranger
+            .post(
+                &format!("/api/v1/battles/{id}/vote"),
+                json!({"winner": "tie"}),
+            )
+            .await?,
+        stranger
+            .post(
+                &format!("/api/v1/battles/{id}/turns"),
+                json!({"prompt": "more"}),
+            )
+            .await?,
     ] {
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
     }
-    let unknown = owner.get("/api/v1/battles/00000000-0000-4000-8000-000000000000").await?;
+    let unknown = owner
+        .get("/api/v1/battles/00000000-0000-4000-8000-000000000000")
+        .await?;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let bad_winner = owner.post(&format!("/api/v1/battles/{id}/vote"), json!({"winner": "draw"})).await?;
+    let bad_winner = owner
+        .post(
+            &format!("/api/v1/battles/{id}/vote"),
+            json!({"winner": "draw"}),
+        )
+        .await?;
     assert_eq!(bad_winner.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let empty = owner.post("/api/v1/battles", json!({"prompt": "   "})).await?;
+    let empty = owner
+        .post("/api/v1/battles", json!({"prompt": "   "}))
+        .await?;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let synonym = owner.post(&format!("/api/v1/battles/{id}/vote"), json!({"winner": "tie (bothbad)"})).await?;
+    let synonym = owner
+        .post(
+            &format!("/api/v1/battles/{id}/vote"),
+            json!({"winner": "tie (bothbad)"}),
+        )
+        .await?;
     assert_eq!(synonym.status, StatusCode::OK, "{}", synonym.text);
     assert_eq!(synonym.json["winner"], "both_bad");
     Ok(())
@@ -99,30 +156,65 @@ async fn only_the_battles_voter_may_read_continue_or_vote() -> anyhow::Result<()
 #[tokio::test]
 async fn no_vote_while_generating_and_turns_only_between_answers_and_vote() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(&db, ServeOptions { demo_pace_ms: 40, ..Default::default() }).await?;
+    let arena = Arena::start_with(
+        &db,
+        ServeOptions {
+            demo_pace_ms: 40,
+            ..Default::default()
+        },
+    )
+    .await?;
     let voter = arena.voter();
     let id = voter.start_battle("Tell me about the sea").await?;
-    let early = voter.post(&format!("/api/v1/battles/{id}/vote"), json!({"winner": "model_a"})).await?;
+    let early = voter
+        .post(
+            &format!("/api/v1/battles/{id}/vote"),
+            json!({"winner": "model_a"}),
+        )
+        .await?;
     assert_eq!(early.status, StatusCode::CONFLICT);
     assert_eq!(early.error_code(), Some("not_ready"));
-    let early_turn = voter.post(&format!("/api/v1/battles/{id}/turns"), json!({"prompt": "and?"})).await?;
+    let early_turn = voter
+        .post(
+            &format!("/api/v1/battles/{id}/turns"),
+            json!({"prompt": "and?"}),
+        )
+        .await?;
     assert_eq!(early_turn.status, StatusCode::CONFLICT);
     assert_eq!(early_turn.error_code(), Some("not_ready"));
     let first = voter.events(&id).await?;
     assert_eq!(first.last().map(|(n, _)| n.as_str()), Some("end"));
 
-    let second = voter.post(&format!("/api/v1/battles/{id}/turns"), json!({"prompt": "Now make it shorter"})).await?;
+    let second = voter
+        .post(
+            &format!("/api/v1/battles/{id}/turns"),
+            json!({"prompt": "Now make it shorter"}),
+        )
+        .await?;
     assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
     assert_eq!(second.json["turn"], 2);
     let events = voter.events(&id).await?;
-    assert!(events.iter().all(|(_, d)| d["turn"] == 2), "only the current turn is streamed");
+    assert!(
+        events.iter().all(|(_, d)| d["turn"] == 2),
+        "only the current turn is streamed"
+    );
     let battle = voter.get(&format!("/api/v1/battles/{id}")).await?;
     assert_eq!(battle.json["turns"].as_array().map(Vec::len), Some(2));
     assert_eq!(battle.json["turns"][1]["prompt"], "Now make it shorter");
 
-    let vote = voter.post(&format!("/api/v1/battles/{id}/vote"), json!({"winner": "both_bad"})).await?;
+    let vote = voter
+        .post(
+            &format!("/api/v1/battles/{id}/vote"),
+            json!({"winner": "both_bad"}),
+        )
+        .await?;
     assert_eq!(vote.status, StatusCode::OK);
-    let late_turn = voter.post(&format!("/api/v1/battles/{id}/turns"), json!({"prompt": "more"})).await?;
+    let late_turn = voter
+        .post(
+            &format!("/api/v1/battles/{id}/turns"),
+            json!({"prompt": "more"}),
+        )
+        .await?;
     assert_eq!(late_turn.status, StatusCode::CONFLICT);
     assert_eq!(late_turn.error_code(), Some("already_voted"));
     Ok(())
@@ -131,12 +223,21 @@ async fn no_vote_while_generating_and_turns_only_between_answers_and_vote() -> a
 #[tokio::test]
 async fn battles_are_rate_limited_per_voter_with_retry_after() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(&db, ServeOptions { battles_per_minute: 3, ..Default::default() }).await?;
+    let arena = Arena::start_with(
+        &db,
+        ServeOptions {
+            battles_per_minute: 3,
+            ..Default::default()
+        },
+    )
+    .await?;
     let voter = arena.voter();
     for _ in 0..3 {
         voter.start_battle("hi").await?;
     }
-    let limited = voter.post("/api/v1/battles", json!({"prompt": "hi"})).await?;
+    let limited = voter
+        .post("/api/v1/battles", json!({"prompt": "hi"}))
+        .await?;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.error_code(), Some("rate_limited"));
     let retry: u64 = limited.headers["retry-after"].to_str()?.parse()?;
@@ -152,7 +253,10 @@ async fn no_battle_without_two_models() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let arena = Arena::start(&db).await?;
     arena.admin().disable_all().await?;
-    let reply = arena.voter().post("/api/v1/battles", json!({"prompt": "hi"})).await?;
+    let reply = arena
+        .voter()
+        .post("/api/v1/battles", json!({"prompt": "hi"}))
+        .await?;
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert_eq!(reply.error_code(), Some("no_models"));
     Ok(())
@@ -167,13 +271,28 @@ async fn disabled_and_retired_models_are_never_sampled() -> anyhow::Result<()> {
     let models = list.json["models"].as_array().expect("models").clone();
     assert!(models.len() >= 4);
     let id = |i: usize| models[i]["id"].as_str().expect("id").to_owned();
-    admin.patch(&format!("/api/v1/admin/models/{}", id(0)), json!({"enabled": false})).await?;
-    admin.delete(&format!("/api/v1/admin/models/{}", id(1))).await?;
-    let excluded = [models[0]["name"].as_str().expect("n"), models[1]["name"].as_str().expect("n")];
+    admin
+        .patch(
+            &format!("/api/v1/admin/models/{}", id(0)),
+            json!({"enabled": false}),
+        )
+        .await?;
+    admin
+        .delete(&format!("/api/v1/admin/models/{}", id(1)))
+        .await?;
+    let excluded = [
+        models[0]["name"].as_str().expect("n"),
+        models[1]["name"].as_str().expect("n"),
+    ];
     let voter = arena.voter();
     for _ in 0..6 {
         let (battle, _) = voter.full_battle("pick").await?;
-        let vote = voter.post(&format!("/api/v1/battles/{battle}/vote"), json!({"winner": "tie"})).await?;
+        let vote = voter
+            .post(
+                &format!("/api/v1/battles/{battle}/vote"),
+                json!({"winner": "tie"}),
+            )
+            .await?;
         for side in ["a", "b"] {
             let name = vote.json["models"][side]["name"].as_str().expect("name");
             assert!(!excluded.contains(&name), "{name} was sampled");

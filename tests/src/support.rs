@@ -35,12 +35,19 @@ pub fn backend() -> Backend {
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/integration-<hash>
-    exe.parent().and_then(|deps| deps.parent()).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
 }
 
 pub fn binary(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build --bins` first", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --bins` first",
+        path.display()
+    );
     path
 }
 
@@ -49,7 +56,8 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new() -> Self {
-        let path = std::env::temp_dir().join(format!("arena-test-{}", uuid::Uuid::new_v4().simple()));
+        let path =
+            std::env::temp_dir().join(format!("arena-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).expect("create temp dir");
         Self(path)
     }
@@ -63,7 +71,8 @@ impl Drop for TempDir {
 
 /// The PostgreSQL server URL (database `postgres`) for admin statements.
 pub fn postgres_admin_url() -> String {
-    std::env::var("ARENA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("ARENA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A fresh, empty database for one test, dropped afterwards.
@@ -79,7 +88,11 @@ impl TestDb {
         match backend() {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.0.join("arena.db").display());
-                Ok(Self { url, dir, postgres_name: None })
+                Ok(Self {
+                    url,
+                    dir,
+                    postgres_name: None,
+                })
             }
             Backend::Postgres => {
                 let name = format!("arena_test_{}", uuid::Uuid::new_v4().simple());
@@ -87,9 +100,18 @@ impl TestDb {
                 let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
                     .await
                     .with_context(|| format!("connecting to {admin}"))?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
-                let base = admin.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap_or(admin.clone());
-                Ok(Self { url: format!("{base}/{name}"), dir, postgres_name: Some(name) })
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await?;
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(base, _)| base.to_owned())
+                    .unwrap_or(admin.clone());
+                Ok(Self {
+                    url: format!("{base}/{name}"),
+                    dir,
+                    postgres_name: Some(name),
+                })
             }
         }
     }
@@ -97,16 +119,27 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.postgres_name.take() else { return };
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
         // Dropping needs async I/O; run it on a private runtime in a thread so
         // it works from inside or outside the test's runtime.
         let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             runtime.block_on(async move {
-                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(&mut conn)
-                        .await;
+                if let Ok(mut conn) =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
                 }
             });
         })
@@ -136,7 +169,13 @@ pub struct ServeOptions {
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { demo: true, demo_pace_ms: 1, battles_per_minute: 0, extra_args: Vec::new(), env: Vec::new() }
+        Self {
+            demo: true,
+            demo_pace_ms: 1,
+            battles_per_minute: 0,
+            extra_args: Vec::new(),
+            env: Vec::new(),
+        }
     }
 }
 
@@ -152,7 +191,10 @@ impl Arena {
             .args(&options.extra_args)
             .env("ARENA_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("ARENA_DEMO_PACE_MS", options.demo_pace_ms.to_string())
-            .env("ARENA_BATTLES_PER_MINUTE", options.battles_per_minute.to_string())
+            .env(
+                "ARENA_BATTLES_PER_MINUTE",
+                options.battles_per_minute.to_string(),
+            )
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
             .env_remove("DATABASE_URL")
@@ -175,10 +217,11 @@ impl Arena {
             let mut lines = BufReader::new(stderr).lines();
             let mut addr_tx = Some(addr_tx);
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(rest) = line.strip_prefix("listening on http://") {
-                    if let (Some(tx), Ok(addr)) = (addr_tx.take(), rest.trim().parse::<SocketAddr>()) {
-                        let _ = tx.send(addr);
-                    }
+                if let Some(rest) = line.strip_prefix("listening on http://")
+                    && let Ok(addr) = rest.trim().parse::<SocketAddr>()
+                    && let Some(tx) = addr_tx.take()
+                {
+                    let _ = tx.send(addr);
                 }
                 let mut log = sink.lock().expect("log lock");
                 log.push_str(&line);
@@ -189,7 +232,10 @@ impl Arena {
             Ok(Ok(addr)) => addr,
             _ => {
                 let _ = child.kill().await;
-                bail!("arena did not start; its output:\n{}", log.lock().expect("log lock"));
+                bail!(
+                    "arena did not start; its output:\n{}",
+                    log.lock().expect("log lock")
+                );
             }
         };
         Ok(Self { child, addr, log })
@@ -221,7 +267,9 @@ impl Arena {
     /// SIGTERM, then wait for a clean exit.
     pub async fn stop(&mut self) -> Result<std::process::ExitStatus> {
         if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
         }
         Ok(tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await??)
     }
@@ -255,8 +303,16 @@ impl Reply {
 impl Client {
     pub fn new(base: String, token: Option<String>) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
-        Self { http, base, cookie: Arc::new(Mutex::new(None)), token }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        Self {
+            http,
+            base,
+            cookie: Arc::new(Mutex::new(None)),
+            token,
+        }
     }
 
     pub fn with_token(&self, token: Option<&str>) -> Self {
@@ -279,17 +335,22 @@ impl Client {
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply> {
         let response = request.send().await?;
         for value in response.headers().get_all("set-cookie") {
-            if let Some(pair) = value.to_str().ok().and_then(|v| v.split(';').next()) {
-                if pair.starts_with("arena_voter=") {
-                    *self.cookie.lock().expect("cookie lock") = Some(pair.to_owned());
-                }
+            if let Some(pair) = value.to_str().ok().and_then(|v| v.split(';').next())
+                && pair.starts_with("arena_voter=")
+            {
+                *self.cookie.lock().expect("cookie lock") = Some(pair.to_owned());
             }
         }
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await?;
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(Reply { status, headers, text, json })
+        Ok(Reply {
+            status,
+            headers,
+            text,
+            json,
+        })
     }
 
     pub async fn get(&self, path: &str) -> Result<Reply> {
@@ -301,21 +362,36 @@ impl Client {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Result<Reply> {
-        self.send(self.request(Method::POST, path).json(&body)).await
+        self.send(self.request(Method::POST, path).json(&body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Result<Reply> {
-        self.send(self.request(Method::PATCH, path).json(&body)).await
+        self.send(self.request(Method::PATCH, path).json(&body))
+            .await
     }
 
     /// POST with a raw body and content type.
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Result<Reply> {
-        self.send(self.request(Method::POST, path).header("content-type", content_type).body(body)).await
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<Reply> {
+        self.send(
+            self.request(Method::POST, path)
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
     }
 
     /// Reads a battle's events until `end` (or the stream closes).
     pub async fn events(&self, battle: &str) -> Result<Vec<(String, Value)>> {
-        let response = self.request(Method::GET, &format!("/api/v1/battles/{battle}/events")).send().await?;
+        let response = self
+            .request(Method::GET, &format!("/api/v1/battles/{battle}/events"))
+            .send()
+            .await?;
         if !response.status().is_success() {
             bail!("events: {}", response.status());
         }
@@ -368,18 +444,27 @@ impl Client {
         let list = self.get("/api/v1/admin/models").await?;
         for model in list.json["models"].as_array().context("models")? {
             let id = model["id"].as_str().context("id")?;
-            self.patch(&format!("/api/v1/admin/models/{id}"), serde_json::json!({"enabled": false})).await?;
+            self.patch(
+                &format!("/api/v1/admin/models/{id}"),
+                serde_json::json!({"enabled": false}),
+            )
+            .await?;
         }
         Ok(())
     }
 
     /// Starts a battle, returns its id.
     pub async fn start_battle(&self, prompt: &str) -> Result<String> {
-        let reply = self.post("/api/v1/battles", serde_json::json!({ "prompt": prompt })).await?;
+        let reply = self
+            .post("/api/v1/battles", serde_json::json!({ "prompt": prompt }))
+            .await?;
         if reply.status != StatusCode::CREATED {
             bail!("create battle failed: {} {}", reply.status, reply.text);
         }
-        Ok(reply.json["battle_id"].as_str().context("battle_id")?.to_owned())
+        Ok(reply.json["battle_id"]
+            .as_str()
+            .context("battle_id")?
+            .to_owned())
     }
 
     /// Starts a battle, streams it to the end, and returns the events.
@@ -429,7 +514,11 @@ impl MockUpstream {
             .await
             .context("mock did not start")??
             .context("mock closed stdout")?;
-        let addr = line.strip_prefix("listening on ").context("mock banner")?.trim().parse()?;
+        let addr = line
+            .strip_prefix("listening on ")
+            .context("mock banner")?
+            .trim()
+            .parse()?;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Self { child, addr })
     }
@@ -440,6 +529,9 @@ impl MockUpstream {
     }
 
     pub async fn stats(&self) -> Result<Value> {
-        Ok(reqwest::get(format!("http://{}/stats", self.addr)).await?.json().await?)
+        Ok(reqwest::get(format!("http://{}/stats", self.addr))
+            .await?
+            .json()
+            .await?)
     }
 }

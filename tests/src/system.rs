@@ -16,7 +16,11 @@ async fn health_openapi_metrics_and_pages_are_served() -> anyhow::Result<()> {
 
     let openapi = anyone.get("/openapi.json").await?;
     assert_eq!(openapi.status, StatusCode::OK);
-    assert!(openapi.json["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    assert!(
+        openapi.json["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
     let paths = openapi.json["paths"].as_object().expect("paths");
     for path in [
         "/api/v1/admin/models",
@@ -31,19 +35,33 @@ async fn health_openapi_metrics_and_pages_are_served() -> anyhow::Result<()> {
         "/api/v1/leaderboard/matrix",
         "/api/v1/export",
     ] {
-        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from the OpenAPI document"
+        );
     }
 
     let metrics = arena.admin().get("/metrics").await?;
     assert_eq!(metrics.status, StatusCode::OK);
-    assert!(metrics.text.contains("arena_http_requests_total"), "{}", metrics.text);
+    assert!(
+        metrics.text.contains("arena_http_requests_total"),
+        "{}",
+        metrics.text
+    );
 
     for page in ["/", "/leaderboard", "/admin"] {
         let reply = anyone.get(page).await?;
         assert_eq!(reply.status, StatusCode::OK, "{page}");
-        assert!(reply.headers["content-type"].to_str()?.starts_with("text/html"));
+        assert!(
+            reply.headers["content-type"]
+                .to_str()?
+                .starts_with("text/html")
+        );
         let csp = reply.headers["content-security-policy"].to_str()?;
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
         assert_eq!(reply.headers["x-content-type-options"], "nosniff");
         assert_eq!(reply.headers["x-frame-options"], "DENY");
     }
@@ -51,20 +69,43 @@ async fn health_openapi_metrics_and_pages_are_served() -> anyhow::Result<()> {
     let _ = cookie;
     let fresh = arena.voter();
     let first = fresh.get("/").await?;
-    let set_cookie = first.headers.get("set-cookie").expect("the voter cookie is set").to_str()?;
+    let set_cookie = first
+        .headers
+        .get("set-cookie")
+        .expect("the voter cookie is set")
+        .to_str()?;
     assert!(set_cookie.starts_with("arena_voter="), "{set_cookie}");
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
     let second = fresh.get("/").await?;
-    assert!(second.headers.get("set-cookie").is_none(), "the cookie is set only when absent");
+    assert!(
+        second.headers.get("set-cookie").is_none(),
+        "the cookie is set only when absent"
+    );
 
     let script = anyone.get("/assets/battle.js").await?;
     assert_eq!(script.status, StatusCode::OK);
-    assert!(script.headers["content-type"].to_str()?.starts_with("text/javascript"));
+    assert!(
+        script.headers["content-type"]
+            .to_str()?
+            .starts_with("text/javascript")
+    );
     // No CORS headers: cross-origin reads are closed by default.
     let preflight = anyone
-        .send(anyone.request(reqwest::Method::GET, "/api/v1/leaderboard").header("origin", "https://evil.example"))
+        .send(
+            anyone
+                .request(reqwest::Method::GET, "/api/v1/leaderboard")
+                .header("origin", "https://evil.example"),
+        )
         .await?;
-    assert!(preflight.headers.get("access-control-allow-origin").is_none());
+    assert!(
+        preflight
+            .headers
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     Ok(())
 }
 
@@ -76,7 +117,11 @@ async fn migrate_subcommand_prepares_an_empty_database() -> anyhow::Result<()> {
         .env("NO_COLOR", "1")
         .output()
         .await?;
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // Applying again is a no-op.
     let again = tokio::process::Command::new(crate::support::binary("arena"))
         .args(["migrate", "--database-url", &db.url])
@@ -102,7 +147,11 @@ async fn serve_generates_and_prints_an_admin_token_when_unset() -> anyhow::Resul
         .trim()
         .to_owned();
     assert_eq!(logs.matches(&token).count(), 1, "printed exactly once");
-    let list = arena.admin().with_token(Some(&token)).get("/api/v1/admin/models").await?;
+    let list = arena
+        .admin()
+        .with_token(Some(&token))
+        .get("/api/v1/admin/models")
+        .await?;
     assert_eq!(list.status, StatusCode::OK);
     Ok(())
 }

@@ -109,7 +109,7 @@ function renderMeta(board) {
   );
   els.note.textContent = state.method === 'elo'
     ? 'Online Elo ratings, in vote order'
-    : 'Bradley–Terry scores on the Elo scale, with bootstrap confidence intervals';
+    : 'Bradley–Terry scores on the Elo scale, with robust (sandwich) 95% confidence intervals';
 }
 
 function renderTable(board) {

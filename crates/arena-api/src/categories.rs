@@ -21,26 +21,54 @@ pub fn tag_prompt(prompt: &str) -> Vec<String> {
 }
 
 const CODE_WORDS: &[&str] = &[
-    "python", "javascript", "typescript", "rust", "golang", "java ", "c++", "sql", "regex", "function", "compile",
-    "bug", "stack trace", "code", "script", "api", "html", "css", "bash",
+    "python",
+    "javascript",
+    "typescript",
+    "rust",
+    "golang",
+    "java ",
+    "c++",
+    "sql",
+    "regex",
+    "function",
+    "compile",
+    "bug",
+    "stack trace",
+    "code",
+    "script",
+    "api",
+    "html",
+    "css",
+    "bash",
 ];
 
 fn is_coding(prompt: &str, lower: &str) -> bool {
     prompt.contains("```")
-        || ["fn ", "def ", "#include", "console.log", "=>", "};"].iter().any(|s| prompt.contains(s))
+        || ["fn ", "def ", "#include", "console.log", "=>", "};"]
+            .iter()
+            .any(|s| prompt.contains(s))
         || CODE_WORDS.iter().any(|w| contains_word(lower, w.trim()))
 }
 
 const MATH_WORDS: &[&str] = &[
-    "equation", "integral", "derivative", "solve", "prove", "probability", "matrix", "theorem", "calculate",
+    "equation",
+    "integral",
+    "derivative",
+    "solve",
+    "prove",
+    "probability",
+    "matrix",
+    "theorem",
+    "calculate",
 ];
 
 fn is_math(lower: &str) -> bool {
     MATH_WORDS.iter().any(|w| contains_word(lower, w))
-        || lower
-            .as_bytes()
-            .windows(3)
-            .any(|w| w[0].is_ascii_digit() && matches!(w[1], b'+' | b'-' | b'*' | b'/' | b'^' | b'=') && w[2].is_ascii_digit())
+        || lower.as_bytes().windows(3).any(|w| {
+            w[0].is_ascii_digit()
+                && matches!(w[1], b'+' | b'-' | b'*' | b'/' | b'^' | b'=')
+                && w[2].is_ascii_digit()
+        })
 }
 
 /// Whole-word containment, so "rust" does not match "trust".
@@ -66,7 +94,11 @@ mod tests {
             ("Hello", &[]),
         ];
         for (prompt, expected) in cases {
-            assert_eq!(tag_prompt(prompt), expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{prompt}");
+            assert_eq!(
+                tag_prompt(prompt),
+                expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "{prompt}"
+            );
         }
         assert_eq!(tag_prompt(&"a".repeat(600)), vec!["long_query"]);
     }

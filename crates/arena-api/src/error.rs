@@ -116,7 +116,9 @@ impl From<StorageError> for ApiError {
                 message: format!("a model named {name:?} already exists"),
             },
             StorageError::Battle(conflict) => battle_conflict(conflict),
-            StorageError::Database(ref inner) if is_unavailable(inner) => ApiError::Unavailable(error),
+            StorageError::Database(ref inner) if is_unavailable(inner) => {
+                ApiError::Unavailable(error)
+            }
             other => ApiError::internal(other),
         }
     }
@@ -125,7 +127,9 @@ impl From<StorageError> for ApiError {
 /// Pool timeouts and closed connections mean "try again", not "bug".
 fn is_unavailable(error: &(dyn std::error::Error + 'static)) -> bool {
     let text = error.to_string();
-    text.contains("pool timed out") || text.contains("connection") || text.contains("database is locked")
+    text.contains("pool timed out")
+        || text.contains("connection")
+        || text.contains("database is locked")
 }
 
 /// The contract's 409 codes for battles.
@@ -133,7 +137,10 @@ pub fn battle_conflict(conflict: BattleConflict) -> ApiError {
     let (code, message) = match conflict {
         BattleConflict::AlreadyVoted => ("already_voted", "this battle already has a vote"),
         BattleConflict::NotReady => ("not_ready", "the answers are still being generated"),
-        BattleConflict::Failed => ("battle_failed", "an answer failed, so this battle cannot be voted"),
+        BattleConflict::Failed => (
+            "battle_failed",
+            "an answer failed, so this battle cannot be voted",
+        ),
         BattleConflict::Expired => ("battle_expired", "this battle expired; start a new one"),
     };
     ApiError::Conflict {
@@ -146,8 +153,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         match &self {
-            ApiError::Internal(source) => tracing::error!(error = %source, source = ?source.source(), "request failed"),
-            ApiError::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
+            ApiError::Internal(source) => {
+                tracing::error!(error = %source, source = ?source.source(), "request failed")
+            }
+            ApiError::Unavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable")
+            }
             _ => {}
         }
         let body = ErrorBody {

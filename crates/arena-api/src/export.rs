@@ -19,7 +19,11 @@ use crate::auth::hex;
 
 /// The judge column for a stored voter hash.
 pub fn judge(salt: &str, voter: &str) -> String {
-    let digest = Sha256::new().chain_update(salt.as_bytes()).chain_update(b":").chain_update(voter.as_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(salt.as_bytes())
+        .chain_update(b":")
+        .chain_update(voter.as_bytes())
+        .finalize();
     format!("judge_{}", &hex(&digest)[..32])
 }
 
@@ -34,9 +38,22 @@ pub fn extra_columns(categories: &[String], conversations: bool) -> Vec<String> 
 }
 
 /// One exported row.
-pub fn to_row(salt: &str, battle: &ExportBattle, categories: &[String], conversations: bool) -> BattleRow {
-    let question_id = battle.external_id.clone().unwrap_or_else(|| battle.battle_id.simple().to_string());
-    let mut row = BattleRow::new(question_id, battle.model_a.clone(), battle.model_b.clone(), battle.winner);
+pub fn to_row(
+    salt: &str,
+    battle: &ExportBattle,
+    categories: &[String],
+    conversations: bool,
+) -> BattleRow {
+    let question_id = battle
+        .external_id
+        .clone()
+        .unwrap_or_else(|| battle.battle_id.simple().to_string());
+    let mut row = BattleRow::new(
+        question_id,
+        battle.model_a.clone(),
+        battle.model_b.clone(),
+        battle.winner,
+    );
     row.judge = Some(judge(salt, &battle.voter));
     row.turn = battle.turn_count.max(1);
     row.tstamp = Some(battle.voted_at_ms as f64 / 1000.0);
@@ -121,7 +138,10 @@ pub async fn write_dataset<W: Write + Send + 'static>(
     };
     let produced = produce.await;
     drop(rows_tx);
-    let written = writer.await.map_err(|e| ExportError::Io(io::Error::other(e)))?.map_err(ExportError::Dataset)?;
+    let written = writer
+        .await
+        .map_err(|e| ExportError::Io(io::Error::other(e)))?
+        .map_err(ExportError::Dataset)?;
     produced?;
     Ok(written)
 }
@@ -152,14 +172,20 @@ impl ChannelWriter {
 
     /// A writer feeding `sender`.
     pub fn new(sender: mpsc::Sender<Result<Bytes, io::Error>>) -> Self {
-        Self { buffer: Vec::with_capacity(Self::CHUNK), sender }
+        Self {
+            buffer: Vec::with_capacity(Self::CHUNK),
+            sender,
+        }
     }
 
     fn send(&mut self) -> io::Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(Self::CHUNK)));
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(Self::CHUNK),
+        ));
         self.sender
             .blocking_send(Ok(chunk))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client disconnected"))

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use arena_core::Winner;
 use arena_rating::{
-    AnomalyDetector, BtFit, BtOptions, Comparisons, EloOptions, Leaderboard, fit_bradley_terry, online_elo,
+    AnomalyDetector, BtFit, BtOptions, Comparisons, EloOptions, Leaderboard, fit_bradley_terry,
+    online_elo,
 };
 use arena_storage::{Model, VoteFilter};
 use futures_util::TryStreamExt;
@@ -82,11 +83,35 @@ impl Counts {
         let categories: Vec<u32> = categories.iter().map(|c| self.category(c)).collect();
         self.overall.add(model_a, model_b, winner, 1.0);
         for &c in &categories {
-            self.by_category.entry(c).or_default().add(model_a, model_b, winner, 1.0);
+            self.by_category
+                .entry(c)
+                .or_default()
+                .add(model_a, model_b, winner, 1.0);
         }
-        self.votes.push(VoteKey { a, b, winner, categories });
+        self.votes.push(VoteKey {
+            a,
+            b,
+            winner,
+            categories,
+        });
         self.computed.clear();
     }
+}
+
+/// A vote just committed, as the cache needs it.
+pub struct CastVote<'a> {
+    /// The voter hash.
+    pub voter: &'a str,
+    /// Side A's model name.
+    pub model_a: &'a str,
+    /// Side B's model name.
+    pub model_b: &'a str,
+    /// The judgment.
+    pub winner: Winner,
+    /// Whether the battle leaked a model identity (then it does not count).
+    pub leaked: bool,
+    /// The battle's category tags.
+    pub categories: &'a [String],
 }
 
 /// The cached leaderboard of this instance.
@@ -116,9 +141,14 @@ impl LeaderboardCache {
         }
     }
 
-    async fn fresh<'a>(&'a self, state: &AppState) -> ApiResult<tokio::sync::MutexGuard<'a, Counts>> {
+    async fn fresh<'a>(
+        &'a self,
+        state: &AppState,
+    ) -> ApiResult<tokio::sync::MutexGuard<'a, Counts>> {
         let mut counts = self.counts.lock().await;
-        let stale = counts.loaded_at.is_none_or(|at| at.elapsed() >= self.max_age);
+        let stale = counts
+            .loaded_at
+            .is_none_or(|at| at.elapsed() >= self.max_age);
         if stale {
             let mut next = Counts::default();
             let mut votes = state.storage().counted_votes(VoteFilter::default());
@@ -135,7 +165,12 @@ impl LeaderboardCache {
     }
 
     /// The leaderboard for a method and optional category.
-    pub async fn get(&self, state: &AppState, method: RatingMethod, category: Option<&str>) -> ApiResult<LiveLeaderboard> {
+    pub async fn get(
+        &self,
+        state: &AppState,
+        method: RatingMethod,
+        category: Option<&str>,
+    ) -> ApiResult<LiveLeaderboard> {
         let ratings = {
             let mut counts = self.fresh(state).await?;
             let category = match category {
@@ -149,7 +184,9 @@ impl LeaderboardCache {
                 Some(done) => Arc::clone(done),
                 None => {
                     let computed = Arc::new(self.compute(&mut counts, method, category)?);
-                    counts.computed.insert((method, category), Arc::clone(&computed));
+                    counts
+                        .computed
+                        .insert((method, category), Arc::clone(&computed));
                     computed
                 }
             }
@@ -164,7 +201,12 @@ impl LeaderboardCache {
         Ok(LiveLeaderboard { ratings, models })
     }
 
-    fn compute(&self, counts: &mut Counts, method: RatingMethod, category: Option<u32>) -> ApiResult<Leaderboard> {
+    fn compute(
+        &self,
+        counts: &mut Counts,
+        method: RatingMethod,
+        category: Option<u32>,
+    ) -> ApiResult<Leaderboard> {
         match method {
             RatingMethod::Bt => {
                 let empty = Comparisons::new();
@@ -172,9 +214,13 @@ impl LeaderboardCache {
                     None => &counts.overall,
                     Some(c) => counts.by_category.get(&c).unwrap_or(&empty),
                 };
-                let options = BtOptions { provisional_below_votes: self.provisional_below_votes, ..BtOptions::default() };
-                let (fit, board) = fit_bradley_terry(comparisons, &options, counts.fits.get(&category))
-                    .map_err(ApiError::internal)?;
+                let options = BtOptions {
+                    provisional_below_votes: self.provisional_below_votes,
+                    ..BtOptions::default()
+                };
+                let (fit, board) =
+                    fit_bradley_terry(comparisons, &options, counts.fits.get(&category))
+                        .map_err(ApiError::internal)?;
                 counts.fits.insert(category, fit);
                 Ok(board)
             }
@@ -184,8 +230,17 @@ impl LeaderboardCache {
                     .votes
                     .iter()
                     .filter(|v| category.is_none_or(|c| v.categories.contains(&c)))
-                    .map(|v| (names[v.a as usize].as_str(), names[v.b as usize].as_str(), v.winner));
-                let options = EloOptions { provisional_below_votes: self.provisional_below_votes, ..EloOptions::default() };
+                    .map(|v| {
+                        (
+                            names[v.a as usize].as_str(),
+                            names[v.b as usize].as_str(),
+                            v.winner,
+                        )
+                    });
+                let options = EloOptions {
+                    provisional_below_votes: self.provisional_below_votes,
+                    ..EloOptions::default()
+                };
                 Ok(online_elo(battles, &options))
             }
         }
@@ -193,7 +248,11 @@ impl LeaderboardCache {
 
     /// The overall Bradley–Terry fit with its counts, for matrices and
     /// active sampling.
-    pub async fn with_fit<T>(&self, state: &AppState, f: impl FnOnce(&Comparisons, Option<&BtFit>) -> T) -> ApiResult<T> {
+    pub async fn with_fit<T>(
+        &self,
+        state: &AppState,
+        f: impl FnOnce(&Comparisons, Option<&BtFit>) -> T,
+    ) -> ApiResult<T> {
         self.get(state, RatingMethod::Bt, None).await?;
         let counts = self.counts.lock().await;
         Ok(f(&counts.overall, counts.fits.get(&None)))
@@ -208,19 +267,38 @@ impl LeaderboardCache {
     }
 
     /// Folds a new vote in and runs the anomalous-voter test.
-    pub async fn on_vote(&self, state: &AppState, voter: &str, model_a: &str, model_b: &str, winner: Winner, leaked: bool, categories: &[String]) {
+    pub async fn on_vote(&self, state: &AppState, vote: CastVote<'_>) {
+        let CastVote {
+            voter,
+            model_a,
+            model_b,
+            winner,
+            leaked,
+            categories,
+        } = vote;
         if leaked {
             return;
         }
         let flagged = {
-            let mut detector = self.anomaly.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut detector = self
+                .anomaly
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let was = detector.is_flagged(voter);
             detector.observe(voter, model_a, model_b, winner) && !was
         };
         let mut counts = self.counts.lock().await;
         if flagged {
             tracing::warn!(voter_hash = %voter, "voter flagged as anomalous; their votes stop counting");
-            if let Err(error) = state.storage().flag_voter(voter, "anomalous voting pattern (Fisher test, paper §5.1)", now_ms()).await {
+            if let Err(error) = state
+                .storage()
+                .flag_voter(
+                    voter,
+                    "anomalous voting pattern (Fisher test, paper §5.1)",
+                    now_ms(),
+                )
+                .await
+            {
                 tracing::error!(%error, "could not flag a voter");
             }
             counts.loaded_at = None;
@@ -230,7 +308,11 @@ impl LeaderboardCache {
     }
 
     /// Pair probabilities for active sampling, over `candidates`' pairs.
-    pub async fn active_pairs(&self, state: &AppState, candidates: &[Model]) -> ApiResult<Vec<(usize, usize, f64)>> {
+    pub async fn active_pairs(
+        &self,
+        state: &AppState,
+        candidates: &[Model],
+    ) -> ApiResult<Vec<(usize, usize, f64)>> {
         let mut index = Vec::new();
         let mut names = Vec::new();
         let mut weights = Vec::new();
@@ -243,10 +325,20 @@ impl LeaderboardCache {
         }
         let probabilities = self
             .with_fit(state, |comparisons, fit| match fit {
-                Some(fit) => arena_rating::active_pair_probabilities(fit, comparisons, &names, &weights, 0.05),
+                Some(fit) => arena_rating::active_pair_probabilities(
+                    fit,
+                    comparisons,
+                    &names,
+                    &weights,
+                    0.05,
+                ),
                 None => weights.clone(),
             })
             .await?;
-        Ok(index.into_iter().zip(probabilities).map(|((i, j), p)| (i, j, p)).collect())
+        Ok(index
+            .into_iter()
+            .zip(probabilities)
+            .map(|((i, j), p)| (i, j, p))
+            .collect())
     }
 }

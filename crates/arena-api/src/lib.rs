@@ -30,10 +30,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
 use axum::http::HeaderValue;
+use axum::http::header::{
+    CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::response::IntoResponse;
-use axum::{middleware, Router};
+use axum::{Router, middleware};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -55,7 +57,9 @@ pub fn app(state: AppState) -> Router {
     let with_voter = Router::new()
         .merge(routes::battles::router())
         .merge(routes::pages::router())
-        .layer(middleware::from_fn(move |req, next| voter::ensure_voter(secure, req, next)));
+        .layer(middleware::from_fn(move |req, next| {
+            voter::ensure_voter(secure, req, next)
+        }));
     let body_limit = state.config().max_body_bytes;
     Router::new()
         .merge(with_voter)
@@ -69,29 +73,52 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let path = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
+                let path = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
                 tracing::info_span!("request", method = %request.method(), path = %path)
             }),
         )
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal(std::io::Error::other("handler panicked")).into_response()
         }))
-        .layer(SetResponseHeaderLayer::overriding(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
-        .layer(SetResponseHeaderLayer::overriding(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then
 /// drains in-flight requests. Background housekeeping (expiring unvoted
 /// battles, pruning rate-limit keys) runs alongside.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     metrics::install();
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let app = app(state);
-    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     housekeeping.abort();
     result
 }
@@ -103,7 +130,11 @@ async fn housekeeping(state: AppState) {
         state.limits().prune();
         let expiry = i64::try_from(state.config().battle_expiry.as_millis()).unwrap_or(i64::MAX);
         let now = state::now_ms();
-        match state.storage().expire_battles(now.saturating_sub(expiry), now).await {
+        match state
+            .storage()
+            .expire_battles(now.saturating_sub(expiry), now)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired unvoted battles"),
             Err(error) => tracing::warn!(%error, "could not expire battles"),
@@ -118,7 +149,13 @@ pub async fn serve_metrics(listener: TcpListener) -> std::io::Result<()> {
     let app = Router::new().route(
         "/metrics",
         axum::routing::get(|| async {
-            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render())
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4",
+                )],
+                metrics::render(),
+            )
         }),
     );
     axum::serve(listener, app).await

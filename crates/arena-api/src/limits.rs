@@ -17,14 +17,18 @@ use crate::error::ApiError;
 
 /// The two keyed limiters, or none when the limit is off.
 pub struct RateLimits {
-    limiters: Option<(DefaultKeyedRateLimiter<String>, DefaultKeyedRateLimiter<IpAddr>)>,
+    limiters: Option<(
+        DefaultKeyedRateLimiter<String>,
+        DefaultKeyedRateLimiter<IpAddr>,
+    )>,
 }
 
 impl RateLimits {
     /// `per_minute` battles or turns per voter; 0 turns limiting off.
     pub fn new(per_minute: u32) -> Self {
         let limiters = NonZeroU32::new(per_minute).map(|per_voter| {
-            let per_address = per_voter.saturating_mul(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN));
+            let per_address =
+                per_voter.saturating_mul(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN));
             (
                 RateLimiter::keyed(Quota::per_minute(per_voter)),
                 RateLimiter::keyed(Quota::per_minute(per_address)),

@@ -20,7 +20,11 @@ pub fn install() {
 /// The metrics in Prometheus text format.
 pub fn render() -> String {
     install();
-    HANDLE.get().and_then(Option::as_ref).map(PrometheusHandle::render).unwrap_or_default()
+    HANDLE
+        .get()
+        .and_then(Option::as_ref)
+        .map(PrometheusHandle::render)
+        .unwrap_or_default()
 }
 
 /// Counts requests and their latency per route template and status.
@@ -36,6 +40,7 @@ pub async fn track(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("path", path), ("status", status)];
     metrics::counter!("arena_http_requests_total", &labels).increment(1);
-    metrics::histogram!("arena_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("arena_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
     response
 }

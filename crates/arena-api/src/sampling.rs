@@ -29,7 +29,9 @@ impl FromStr for SamplingMode {
         match text {
             "weighted" => Ok(SamplingMode::Weighted),
             "active" => Ok(SamplingMode::Active),
-            other => Err(format!("unknown sampling mode {other:?}: expected weighted or active")),
+            other => Err(format!(
+                "unknown sampling mode {other:?}: expected weighted or active"
+            )),
         }
     }
 }
@@ -58,7 +60,7 @@ pub fn weighted_pairs(candidates: &[Model]) -> Vec<(usize, usize, f64)> {
 /// Draws one pair given per-pair probabilities (any non-negative scale).
 pub fn draw(candidates: &[Model], pairs: &[(usize, usize, f64)]) -> Option<Draw> {
     let total: f64 = pairs.iter().map(|p| p.2).sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return None;
     }
     let mut rng = rand::rng();

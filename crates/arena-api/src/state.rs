@@ -88,7 +88,8 @@ impl AppState {
     ) -> Self {
         let admin_digest = Sha256::digest(config.admin_token.expose_secret().as_bytes()).into();
         let limits = RateLimits::new(config.battles_per_minute);
-        let leaderboard = LeaderboardCache::new(config.provisional_below_votes, config.leaderboard_max_age);
+        let leaderboard =
+            LeaderboardCache::new(config.provisional_below_votes, config.leaderboard_max_age);
         Self(Arc::new(Inner {
             storage,
             dispatcher,

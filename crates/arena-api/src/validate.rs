@@ -9,7 +9,9 @@ pub fn name(value: &str) -> Result<String, ApiError> {
         return Err(ApiError::invalid("name must be 1 to 100 characters"));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ApiError::invalid("name must not contain control characters"));
+        return Err(ApiError::invalid(
+            "name must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -18,14 +20,14 @@ pub fn name(value: &str) -> Result<String, ApiError> {
 pub fn base_url(value: &str) -> Result<String, ApiError> {
     let trimmed = value.trim().trim_end_matches('/');
     // The built-in demo backend needs no host: `demo://` or `demo://local`.
-    if let Some(rest) = trimmed.strip_prefix("demo:") {
-        if rest.is_empty() || rest.starts_with("//") {
-            return Ok(value.trim().to_owned());
-        }
+    if let Some(rest) = trimmed.strip_prefix("demo:")
+        && (rest.is_empty() || rest.starts_with("//"))
+    {
+        return Ok(value.trim().to_owned());
     }
-    let uri: axum::http::Uri = trimmed
-        .parse()
-        .map_err(|_| ApiError::invalid("base_url must be a URL such as http://127.0.0.1:8000/v1"))?;
+    let uri: axum::http::Uri = trimmed.parse().map_err(|_| {
+        ApiError::invalid("base_url must be a URL such as http://127.0.0.1:8000/v1")
+    })?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https" | "demo"));
     if !scheme_ok || uri.authority().is_none() || trimmed.len() > 2048 {
         return Err(ApiError::invalid(
@@ -49,7 +51,9 @@ pub fn weight(value: f64) -> Result<f64, ApiError> {
     if value.is_finite() && (0.0..=1_000_000.0).contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::invalid("weight must be a number between 0 and 1000000"))
+        Err(ApiError::invalid(
+            "weight must be a number between 0 and 1000000",
+        ))
     }
 }
 
@@ -59,20 +63,26 @@ pub fn params(value: serde_json::Value) -> Result<serde_json::Value, ApiError> {
         return Err(ApiError::invalid("params must be a JSON object"));
     };
     let number = |key: &str| map.get(key).filter(|v| !v.is_null());
-    if let Some(t) = number("temperature") {
-        if !t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t)) {
-            return Err(ApiError::invalid("params.temperature must be a number from 0 to 2"));
-        }
+    if let Some(t) = number("temperature")
+        && !t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t))
+    {
+        return Err(ApiError::invalid(
+            "params.temperature must be a number from 0 to 2",
+        ));
     }
-    if let Some(p) = number("top_p") {
-        if !p.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p)) {
-            return Err(ApiError::invalid("params.top_p must be a number from 0 to 1"));
-        }
+    if let Some(p) = number("top_p")
+        && !p.as_f64().is_some_and(|p| (0.0..=1.0).contains(&p))
+    {
+        return Err(ApiError::invalid(
+            "params.top_p must be a number from 0 to 1",
+        ));
     }
-    if let Some(m) = number("max_tokens") {
-        if !m.as_u64().is_some_and(|m| (1..=1_000_000).contains(&m)) {
-            return Err(ApiError::invalid("params.max_tokens must be a positive integer"));
-        }
+    if let Some(m) = number("max_tokens")
+        && !m.as_u64().is_some_and(|m| (1..=1_000_000).contains(&m))
+    {
+        return Err(ApiError::invalid(
+            "params.max_tokens must be a positive integer",
+        ));
     }
     Ok(value)
 }
@@ -80,7 +90,9 @@ pub fn params(value: serde_json::Value) -> Result<serde_json::Value, ApiError> {
 /// Optional free text (organization, licence): at most 200 characters.
 pub fn short_text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
     match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-        Some(v) if v.chars().count() > 200 => Err(ApiError::invalid(format!("{field} must be at most 200 characters"))),
+        Some(v) if v.chars().count() > 200 => Err(ApiError::invalid(format!(
+            "{field} must be at most 200 characters"
+        ))),
         other => Ok(other),
     }
 }
@@ -88,8 +100,12 @@ pub fn short_text(field: &str, value: Option<String>) -> Result<Option<String>, 
 /// An API key: non-empty, printable.
 pub fn api_key(value: Option<String>) -> Result<Option<String>, ApiError> {
     match value {
-        Some(key) if key.trim().is_empty() || key.len() > 4096 || key.chars().any(char::is_control) => {
-            Err(ApiError::invalid("api_key must be a non-empty printable string"))
+        Some(key)
+            if key.trim().is_empty() || key.len() > 4096 || key.chars().any(char::is_control) =>
+        {
+            Err(ApiError::invalid(
+                "api_key must be a non-empty printable string",
+            ))
         }
         other => Ok(other.map(|k| k.trim().to_owned())),
     }
@@ -98,9 +114,13 @@ pub fn api_key(value: Option<String>) -> Result<Option<String>, ApiError> {
 /// An environment variable name.
 pub fn env_name(value: Option<String>) -> Result<Option<String>, ApiError> {
     match value {
-        Some(name) if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => Err(
-            ApiError::invalid("api_key_env must be an environment variable name (letters, digits, _)"),
-        ),
+        Some(name)
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            Err(ApiError::invalid(
+                "api_key_env must be an environment variable name (letters, digits, _)",
+            ))
+        }
         other => Ok(other),
     }
 }
@@ -108,7 +128,9 @@ pub fn env_name(value: Option<String>) -> Result<Option<String>, ApiError> {
 /// A system prompt: at most 32k characters.
 pub fn system_prompt(value: Option<String>) -> Result<Option<String>, ApiError> {
     match value {
-        Some(p) if p.chars().count() > 32_000 => Err(ApiError::invalid("system_prompt must be at most 32000 characters")),
+        Some(p) if p.chars().count() > 32_000 => Err(ApiError::invalid(
+            "system_prompt must be at most 32000 characters",
+        )),
         other => Ok(other.filter(|p| !p.trim().is_empty())),
     }
 }
@@ -119,7 +141,9 @@ pub fn prompt(value: &str, max: usize) -> Result<String, ApiError> {
         return Err(ApiError::invalid("prompt must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ApiError::invalid(format!("prompt must be at most {max} characters")));
+        return Err(ApiError::invalid(format!(
+            "prompt must be at most {max} characters"
+        )));
     }
     Ok(value.to_owned())
 }

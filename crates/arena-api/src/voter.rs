@@ -6,9 +6,9 @@
 //! more with the deployment's salt.
 
 use axum::extract::{FromRequestParts, Request};
+use axum::http::HeaderValue;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use rand::RngExt;
@@ -55,7 +55,9 @@ pub async fn ensure_voter(secure: bool, mut request: Request, next: Next) -> Res
     let mut response = next.run(request).await;
     if fresh {
         let secure = if secure { "; Secure" } else { "" };
-        let cookie = format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}");
+        let cookie = format!(
+            "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}"
+        );
         if let Ok(header) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(SET_COOKIE, header);
         }

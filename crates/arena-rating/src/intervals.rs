@@ -18,6 +18,8 @@
 
 use std::sync::OnceLock;
 
+use rayon::prelude::*;
+
 use crate::counts::{OUTCOME_VALUES, PairTable};
 use crate::linalg::Matrix;
 use crate::problem::{Problem, sigmoid};
@@ -61,14 +63,24 @@ impl Covariance {
     }
 }
 
-/// The outer-product matrix G at θ (a weighted graph Laplacian).
-pub(crate) fn gradient_covariance(table: &PairTable, theta: &[f64]) -> Matrix {
+/// Per pair, `Σ_outcomes w² (y − p)²`: the pair's weight in G.
+fn gradient_weights(table: &PairTable, theta: &[f64]) -> Vec<f64> {
+    table
+        .pairs
+        .iter()
+        .map(|pair| {
+            let p = sigmoid(theta[pair.i] - theta[pair.j]);
+            (0..3)
+                .map(|k| pair.cell.weight_sq[k] * (OUTCOME_VALUES[k] - p).powi(2))
+                .sum()
+        })
+        .collect()
+}
+
+/// The outer-product matrix G (a weighted graph Laplacian).
+fn laplacian(table: &PairTable, weights: &[f64]) -> Matrix {
     let mut g = Matrix::zeros(table.n);
-    for pair in &table.pairs {
-        let p = sigmoid(theta[pair.i] - theta[pair.j]);
-        let v: f64 = (0..3)
-            .map(|k| pair.cell.weight_sq[k] * (OUTCOME_VALUES[k] - p).powi(2))
-            .sum();
+    for (pair, &v) in table.pairs.iter().zip(weights) {
         g.add(pair.i, pair.i, v);
         g.add(pair.j, pair.j, v);
         g.add(pair.i, pair.j, -v);
@@ -78,6 +90,13 @@ pub(crate) fn gradient_covariance(table: &PairTable, theta: &[f64]) -> Matrix {
 }
 
 /// The sandwich covariance and the variances of each θ_i.
+///
+/// Both kinds are computed from the gauge-pinned inverse
+/// `(H + ρI + c·11ᵀ)⁻¹` with its all-ones component removed, which equals
+/// `P (H + ρI)⁻¹ P` (P the projection onto Σθ = 0; ρ = 0 for the exact
+/// kind). Since G·1 = 0 the sandwich is unchanged by the projection, but the
+/// matrix no longer carries the huge `1/(nρ)` entries whose cancellation in
+/// `A·G·A` would cost precision.
 pub(crate) fn sandwich(
     problem: &Problem<'_>,
     table: &PairTable,
@@ -85,37 +104,43 @@ pub(crate) fn sandwich(
     kind: SandwichKind,
 ) -> (Covariance, Vec<f64>) {
     let n = problem.n;
-    let g = gradient_covariance(table, theta);
-    let a = match kind {
-        SandwichKind::Ridged(rho) => {
-            let mut h = problem.hessian(theta);
-            h.add_diagonal(rho);
-            let mut inv = invert_spd(h, problem.scale);
-            // (H + ρI)⁻¹ holds 11ᵀ/(n(2λ + ρ)) along the gauge direction,
-            // huge when ρ is small. G annihilates it, so removing it changes
-            // nothing mathematically, but it spares A·G·A a catastrophic
-            // cancellation (1e-6 points of noise on tiny data otherwise).
-            let nn = n as f64;
-            inv.add_constant(-1.0 / (nn * (2.0 * problem.ridge + rho)));
-            inv
-        }
-        SandwichKind::Exact => {
-            // 1/√n is an eigenvector of H (eigenvalue 2λ: 0 without ridge)
-            // and of H + c·11ᵀ (eigenvalue 2λ + c·n). Removing that
-            // component from the inverse leaves the inverse on the sum-zero
-            // subspace: H⁺ = (H + c·11ᵀ)⁻¹ − 11ᵀ / (n (2λ + c n)).
-            let mut h = problem.hessian(theta);
-            let c = problem.pin_gauge(&mut h);
-            let mut inv = invert_spd(h, problem.scale);
-            let nn = n as f64;
-            inv.add_constant(-1.0 / (nn * (2.0 * problem.ridge + c * nn)));
-            inv
-        }
+    let rho = match kind {
+        SandwichKind::Ridged(rho) => rho,
+        SandwichKind::Exact => 0.0,
     };
-    let variances = a
-        .sandwich_diagonal(&g)
+    let mut h = problem.hessian(theta);
+    h.add_diagonal(rho);
+    let c = problem.pin_gauge(&mut h);
+    let mut a = invert_spd(h, problem.scale);
+    let nn = n as f64;
+    // 1/√n is an eigenvector of H + ρI (eigenvalue 2λ + ρ, λ the
+    // degenerate-data ridge) and of the pinned matrix (2λ + ρ + c·n).
+    a.add_constant(-1.0 / (nn * (2.0 * problem.ridge + rho + c * nn)));
+
+    let weights = gradient_weights(table, theta);
+    let g = laplacian(table, &weights);
+    let variances = if problem.ridge > 0.0 {
+        // Degenerate data: A has huge entries along the directions that
+        // separate disconnected parts. G is flat along them, and summing
+        // per pair, g·(A_ip − A_iq)², cancels them before squaring.
+        (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let row = a.row(i);
+                table
+                    .pairs
+                    .iter()
+                    .zip(&weights)
+                    .map(|(p, w)| w * (row[p.i] - row[p.j]).powi(2))
+                    .sum::<f64>()
+            })
+            .collect()
+    } else {
+        a.sandwich_diagonal(&g)
+    };
+    let variances = variances
         .into_iter()
-        .map(|v| if v.is_finite() { v.max(0.0) } else { 0.0 })
+        .map(|v: f64| if v.is_finite() { v.max(0.0) } else { 0.0 })
         .collect();
     (
         Covariance::Sandwich {

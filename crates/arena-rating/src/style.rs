@@ -534,34 +534,20 @@ fn sandwich_bounds(
             b.add(n + k, n + l, -pen2 * x[n + k] * x[n + l]);
         }
     }
+    // As for plain BT (intervals.rs): invert the gauge-pinned matrix and
+    // remove its gauge component, i.e. P (A + ρI)⁻¹ P; B annihilates the
+    // gauge direction u = (1,…,1, 0,0,0,0), so the sandwich is unchanged.
+    let rho = rho.unwrap_or(0.0);
     let mut h = p.hessian(x);
-    let a_inv = match rho {
-        Some(rho) => {
-            h.add_diagonal(rho);
-            let mut inv = invert_spd(h, 1.0);
-            // Drop the gauge component, which B annihilates (see the plain
-            // BT sandwich in intervals.rs for why this matters numerically).
-            let corr = 1.0 / (n as f64 * (2.0 * p.theta_ridge + rho));
-            for i in 0..n {
-                for j in 0..n {
-                    inv.add(i, j, -corr);
-                }
-            }
-            inv
+    h.add_diagonal(rho);
+    let c = pin_theta_gauge(&mut h, n);
+    let mut a_inv = invert_spd(h, 1.0);
+    let corr = 1.0 / (n as f64 * (2.0 * p.theta_ridge + rho + c * n as f64));
+    for i in 0..n {
+        for j in 0..n {
+            a_inv.add(i, j, -corr);
         }
-        None => {
-            let c = pin_theta_gauge(&mut h, n);
-            let mut inv = invert_spd(h, 1.0);
-            // Remove the gauge component, as for plain BT (intervals.rs).
-            let corr = 1.0 / (n as f64 * (2.0 * p.theta_ridge + c * n as f64));
-            for i in 0..n {
-                for j in 0..n {
-                    inv.add(i, j, -corr);
-                }
-            }
-            inv
-        }
-    };
+    }
     let var = a_inv.sandwich_diagonal(&b);
     let half: Vec<f64> = var
         .iter()

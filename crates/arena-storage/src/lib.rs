@@ -59,7 +59,13 @@ pub trait Storage: Send + Sync + 'static {
     async fn retire_model(&self, id: Uuid, now_ms: i64) -> Result<()>;
 
     /// Stores a token hash with its role.
-    async fn insert_token(&self, token_hash: &str, role: TokenRole, label: &str, now_ms: i64) -> Result<Uuid>;
+    async fn insert_token(
+        &self,
+        token_hash: &str,
+        role: TokenRole,
+        label: &str,
+        now_ms: i64,
+    ) -> Result<Uuid>;
     /// The role of an unrevoked token, by hash.
     async fn token_role(&self, token_hash: &str) -> Result<Option<TokenRole>>;
 
@@ -70,10 +76,22 @@ pub trait Storage: Send + Sync + 'static {
     /// Adds the next turn to a ready, unvoted battle; returns its number.
     async fn add_turn(&self, id: Uuid, prompt: &str, now_ms: i64) -> Result<u32>;
     /// Saves the text streamed so far on one side (for replay on other instances).
-    async fn save_partial_answer(&self, id: Uuid, turn: u32, side: arena_core::Side, text: &str) -> Result<()>;
+    async fn save_partial_answer(
+        &self,
+        id: Uuid,
+        turn: u32,
+        side: arena_core::Side,
+        text: &str,
+    ) -> Result<()>;
     /// Records one side's final result; when both sides of the turn are final
     /// the battle becomes ready (or failed). Returns the battle's new state.
-    async fn finish_side(&self, id: Uuid, turn: u32, outcome: SideOutcome, now_ms: i64) -> Result<BattleState>;
+    async fn finish_side(
+        &self,
+        id: Uuid,
+        turn: u32,
+        outcome: SideOutcome,
+        now_ms: i64,
+    ) -> Result<BattleState>;
     /// Records the vote, atomically with the state change. Errors with
     /// [`StorageError::Battle`] when the battle is not ready or already voted.
     async fn record_vote(&self, id: Uuid, winner: Winner, voter: &str, now_ms: i64) -> Result<()>;
@@ -86,10 +104,18 @@ pub trait Storage: Send + Sync + 'static {
     fn counted_votes(&self, filter: VoteFilter) -> BoxStream<'_, Result<CountedVote>>;
     /// Voted battles for export (same exclusions as the leaderboard), in vote
     /// order, with turns when `conversations` is true.
-    fn export_battles(&self, filter: VoteFilter, conversations: bool) -> BoxStream<'_, Result<ExportBattle>>;
+    fn export_battles(
+        &self,
+        filter: VoteFilter,
+        conversations: bool,
+    ) -> BoxStream<'_, Result<ExportBattle>>;
     /// Inserts imported battles in one transaction; rows whose external id is
     /// already stored are skipped.
-    async fn import_battles(&self, battles: Vec<ImportedBattle>, now_ms: i64) -> Result<ImportSummary>;
+    async fn import_battles(
+        &self,
+        battles: Vec<ImportedBattle>,
+        now_ms: i64,
+    ) -> Result<ImportSummary>;
 
     /// Flags a voter; their votes stay stored but stop counting.
     async fn flag_voter(&self, voter: &str, reason: &str, now_ms: i64) -> Result<()>;

@@ -7,7 +7,6 @@
 //! so that SQLite takes its write lock up front (waiting on `busy_timeout`)
 //! instead of failing on a read-to-write upgrade.
 
-
 macro_rules! select_models {
     ($tail:literal) => {
         concat!(

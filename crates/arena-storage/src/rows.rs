@@ -19,7 +19,8 @@ pub(crate) fn model_source(text: &str) -> Result<ModelSource> {
 }
 
 pub(crate) fn winner(text: &str) -> Result<Winner> {
-    text.parse().map_err(|_| StorageError::Corrupt(format!("winner {text:?}")))
+    text.parse()
+        .map_err(|_| StorageError::Corrupt(format!("winner {text:?}")))
 }
 
 /// Turn numbers are small positive integers stored as INTEGER/BIGINT.

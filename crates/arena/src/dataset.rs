@@ -33,7 +33,11 @@ fn progress(message: &'static str) -> ProgressBar {
 
 fn time(flag: &str, value: Option<&str>) -> anyhow::Result<Option<i64>> {
     value
-        .map(|v| parse_rfc3339(v).with_context(|| format!("{flag} must be an RFC 3339 time such as 2026-01-31T00:00:00Z")))
+        .map(|v| {
+            parse_rfc3339(v).with_context(|| {
+                format!("{flag} must be an RFC 3339 time such as 2026-01-31T00:00:00Z")
+            })
+        })
         .transpose()
 }
 
@@ -55,10 +59,17 @@ pub async fn export(args: ExportArgs, file: &FileSettings) -> anyhow::Result<()>
         category: args.category.clone(),
     };
     let conversations = !args.no_conversations;
-    let out = BufWriter::with_capacity(1 << 20, File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?);
+    let out = BufWriter::with_capacity(
+        1 << 20,
+        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?,
+    );
     let bar = progress("exporting");
     let (mut first, mut last) = (None::<f64>, None::<f64>);
-    let request = ExportRequest { format, filter, conversations };
+    let request = ExportRequest {
+        format,
+        filter,
+        conversations,
+    };
     let (_, rows) = write_dataset(storage.as_ref(), &salt, request, out, |row| {
         bar.inc(1);
         if let Some(t) = row.tstamp {
@@ -69,9 +80,18 @@ pub async fn export(args: ExportArgs, file: &FileSettings) -> anyhow::Result<()>
     .await?;
     bar.finish_and_clear();
     let categories = storage.categories().await?;
-    let mut columns: Vec<String> = ["question_id", "model_a", "model_b", "winner", "judge", "turn", "anony", "tstamp"]
-        .map(String::from)
-        .to_vec();
+    let mut columns: Vec<String> = [
+        "question_id",
+        "model_a",
+        "model_b",
+        "winner",
+        "judge",
+        "turn",
+        "anony",
+        "tstamp",
+    ]
+    .map(String::from)
+    .to_vec();
     if conversations {
         columns.extend(["conversation_a", "conversation_b"].map(String::from));
     }
@@ -87,20 +107,31 @@ pub async fn export(args: ExportArgs, file: &FileSettings) -> anyhow::Result<()>
         source: "arena export".into(),
     };
     let card_path = card_path(&args.out);
-    std::fs::write(&card_path, card.to_markdown()).with_context(|| format!("writing {}", card_path.display()))?;
-    eprintln!("exported {rows} battles to {} (card: {})", args.out.display(), card_path.display());
+    std::fs::write(&card_path, card.to_markdown())
+        .with_context(|| format!("writing {}", card_path.display()))?;
+    eprintln!(
+        "exported {rows} battles to {} (card: {})",
+        args.out.display(),
+        card_path.display()
+    );
     Ok(())
 }
 
 /// `votes.jsonl` → `votes.card.md`, beside the data.
 fn card_path(out: &Path) -> std::path::PathBuf {
-    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dataset".into());
     out.with_file_name(format!("{stem}.card.md"))
 }
 
 /// Milliseconds of a float Unix time, or now.
 fn tstamp_ms(row: &BattleRow) -> i64 {
-    row.tstamp.filter(|t| t.is_finite()).map(|t| (t * 1000.0) as i64).unwrap_or_else(crate::now_ms)
+    row.tstamp
+        .filter(|t| t.is_finite())
+        .map(|t| (t * 1000.0) as i64)
+        .unwrap_or_else(crate::now_ms)
 }
 
 /// Pairs each user turn with the two answers that followed it.
@@ -111,7 +142,9 @@ fn turns(row: &BattleRow) -> Vec<(String, String, String)> {
         for message in conversation.into_iter().flatten() {
             match message.role.as_str() {
                 "user" => prompt = Some(message.content.clone()),
-                "assistant" => pairs.push((prompt.take().unwrap_or_default(), message.content.clone())),
+                "assistant" => {
+                    pairs.push((prompt.take().unwrap_or_default(), message.content.clone()))
+                }
                 _ => {}
             }
         }
@@ -129,12 +162,18 @@ fn turns(row: &BattleRow) -> Vec<(String, String, String)> {
 /// written — then inserts everything in one transaction.
 pub async fn import(args: ImportArgs, file: &FileSettings) -> anyhow::Result<()> {
     let bar = progress("reading");
-    let reader = read_battles(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let reader =
+        read_battles(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let mut battles = Vec::new();
     for row in reader {
         let row = row?;
         bar.inc(1);
-        let categories = row.categories.iter().filter(|(_, on)| **on).map(|(name, _)| name.clone()).collect();
+        let categories = row
+            .categories
+            .iter()
+            .filter(|(_, on)| **on)
+            .map(|(name, _)| name.clone())
+            .collect();
         battles.push(ImportedBattle {
             external_id: row.question_id.clone(),
             voter: row.judge.clone().unwrap_or_else(|| "imported".into()),

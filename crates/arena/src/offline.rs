@@ -12,8 +12,8 @@ use anyhow::{Context, bail};
 use arena_core::Winner;
 use arena_datasets::{BattleRow, read_battles};
 use arena_rating::{
-    BtOptions, Comparisons, EloOptions, Intervals, Leaderboard, Method, StyleFit, StyledBattle, fit_bradley_terry,
-    fit_style_controlled, online_elo, style_side_from_markdown,
+    BtOptions, Comparisons, EloOptions, Intervals, Leaderboard, Method, StyleFit, StyledBattle,
+    fit_bradley_terry, fit_style_controlled, online_elo, style_side_from_markdown,
 };
 use arena_storage::VoteFilter;
 use futures_util::TryStreamExt;
@@ -55,7 +55,14 @@ impl Gathered {
 /// Concatenated assistant turns of one side, for style features.
 fn assistant_text(conversation: Option<&Vec<arena_datasets::Message>>) -> Option<String> {
     let messages = conversation?;
-    Some(messages.iter().filter(|m| m.role == "assistant").map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n"))
+    Some(
+        messages
+            .iter()
+            .filter(|m| m.role == "assistant")
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 /// Runs the command.
@@ -66,22 +73,32 @@ pub async fn run(args: LeaderboardArgs, file: &FileSettings) -> anyhow::Result<(
         other => bail!("unknown method {other:?}: expected bt or elo"),
     };
     if !matches!(args.format.as_str(), "table" | "json" | "csv") {
-        bail!("unknown format {:?}: expected table, json or csv", args.format);
+        bail!(
+            "unknown format {:?}: expected table, json or csv",
+            args.format
+        );
     }
     let mut gathered = Gathered::default();
     match &args.input {
         Some(path) => {
-            let reader = read_battles(path).with_context(|| format!("opening {}", path.display()))?;
+            let reader =
+                read_battles(path).with_context(|| format!("opening {}", path.display()))?;
             for row in reader {
                 let row: BattleRow = row?;
-                if let Some(column) = &args.category {
-                    if !row.category(column) {
-                        continue;
-                    }
+                if let Some(column) = &args.category
+                    && !row.category(column)
+                {
+                    continue;
                 }
                 if args.style_control {
-                    let (Some(a), Some(b)) = (assistant_text(row.conversation_a.as_ref()), assistant_text(row.conversation_b.as_ref())) else {
-                        bail!("--style-control needs conversations; row {} has none", row.question_id);
+                    let (Some(a), Some(b)) = (
+                        assistant_text(row.conversation_a.as_ref()),
+                        assistant_text(row.conversation_b.as_ref()),
+                    ) else {
+                        bail!(
+                            "--style-control needs conversations; row {} has none",
+                            row.question_id
+                        );
                     };
                     gathered.styled.push(StyledBattle {
                         model_a: row.model_a.clone(),
@@ -97,11 +114,16 @@ pub async fn run(args: LeaderboardArgs, file: &FileSettings) -> anyhow::Result<(
         }
         None => {
             if args.style_control {
-                bail!("--style-control reads conversations from a file: export with conversations and pass --input");
+                bail!(
+                    "--style-control reads conversations from a file: export with conversations and pass --input"
+                );
             }
             let url = settings::database_url(args.database.database_url.clone(), file);
             let storage = crate::open_database(&url).await?;
-            let filter = VoteFilter { category: args.category.clone(), ..VoteFilter::default() };
+            let filter = VoteFilter {
+                category: args.category.clone(),
+                ..VoteFilter::default()
+            };
             let mut votes = storage.counted_votes(filter);
             while let Some(vote) = votes.try_next().await? {
                 gathered.add(&vote.model_a, &vote.model_b, vote.winner, elo);
@@ -112,24 +134,45 @@ pub async fn run(args: LeaderboardArgs, file: &FileSettings) -> anyhow::Result<(
         .anchor
         .as_deref()
         .map(|text| -> anyhow::Result<(String, f64)> {
-            let (model, rating) = text.rsplit_once('=').context("--anchor takes MODEL=RATING")?;
-            Ok((model.to_owned(), rating.parse().context("--anchor rating must be a number")?))
+            let (model, rating) = text
+                .rsplit_once('=')
+                .context("--anchor takes MODEL=RATING")?;
+            Ok((
+                model.to_owned(),
+                rating.parse().context("--anchor rating must be a number")?,
+            ))
         })
         .transpose()?;
     let intervals = match (args.intervals.as_str(), args.bootstrap) {
-        (_, Some(rounds)) => Intervals::Bootstrap { rounds, seed: args.seed },
-        ("bootstrap", None) => Intervals::Bootstrap { rounds: 100, seed: args.seed },
+        (_, Some(rounds)) => Intervals::Bootstrap {
+            rounds,
+            seed: args.seed,
+        },
+        ("bootstrap", None) => Intervals::Bootstrap {
+            rounds: 100,
+            seed: args.seed,
+        },
         ("sandwich", None) => Intervals::Sandwich,
         ("sandwich-exact", None) => Intervals::SandwichExact,
-        (other, None) => bail!("unknown intervals {other:?}: expected sandwich, sandwich-exact or bootstrap"),
+        (other, None) => {
+            bail!("unknown intervals {other:?}: expected sandwich, sandwich-exact or bootstrap")
+        }
     };
-    let options = BtOptions { intervals, anchor, provisional_below_votes: args.provisional_below, ..BtOptions::default() };
+    let options = BtOptions {
+        intervals,
+        anchor,
+        provisional_below_votes: args.provisional_below,
+        ..BtOptions::default()
+    };
     let (board, style) = if args.style_control {
         let fit: StyleFit = fit_style_controlled(&gathered.styled, &options)?;
         (fit.leaderboard, Some(fit.coefficients))
     } else if elo {
         let names = &gathered.names;
-        let battles = gathered.ordered.iter().map(|&(a, b, w)| (names[a as usize].as_str(), names[b as usize].as_str(), w));
+        let battles = gathered
+            .ordered
+            .iter()
+            .map(|&(a, b, w)| (names[a as usize].as_str(), names[b as usize].as_str(), w));
         let elo_options = EloOptions {
             bootstrap: args.bootstrap.map(|rounds| (rounds, args.seed)),
             provisional_below_votes: args.provisional_below,
@@ -137,7 +180,10 @@ pub async fn run(args: LeaderboardArgs, file: &FileSettings) -> anyhow::Result<(
         };
         (online_elo(battles, &elo_options), None)
     } else {
-        (fit_bradley_terry(&gathered.comparisons, &options, None)?.1, None)
+        (
+            fit_bradley_terry(&gathered.comparisons, &options, None)?.1,
+            None,
+        )
     };
     let mut out = std::io::stdout().lock();
     match args.format.as_str() {
@@ -159,7 +205,14 @@ fn method_name(method: Method) -> &'static str {
 
 fn write_csv(out: &mut impl Write, board: &Leaderboard) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(["rank", "model", "rating", "rating_lower", "rating_upper", "votes"])?;
+    writer.write_record([
+        "rank",
+        "model",
+        "rating",
+        "rating_lower",
+        "rating_upper",
+        "votes",
+    ])?;
     for m in &board.models {
         writer.write_record([
             m.rank.to_string(),
@@ -219,7 +272,12 @@ fn write_json(
     let coefficients: Option<Vec<JsonCoefficient<'_>>> = style.map(|coefficients| {
         coefficients
             .iter()
-            .map(|c| JsonCoefficient { name: &c.name, value: c.value, ci_lower: c.ci_lower, ci_upper: c.ci_upper })
+            .map(|c| JsonCoefficient {
+                name: &c.name,
+                value: c.value,
+                ci_lower: c.ci_lower,
+                ci_upper: c.ci_upper,
+            })
             .collect()
     });
     let body = serde_json::json!({
@@ -234,11 +292,29 @@ fn write_json(
     Ok(())
 }
 
-fn write_table(out: &mut impl Write, board: &Leaderboard, style: Option<&[arena_rating::StyleCoefficient]>) -> anyhow::Result<()> {
-    let width = board.models.iter().map(|m| m.name.chars().count()).max().unwrap_or(5).max(5);
-    writeln!(out, "{:>4}  {:>8}  {:<width$}  {:>8}  {:>17}  {:>8}", "Rank", "Rank(UB)", "Model", "Score", "95% CI", "Votes")?;
+fn write_table(
+    out: &mut impl Write,
+    board: &Leaderboard,
+    style: Option<&[arena_rating::StyleCoefficient]>,
+) -> anyhow::Result<()> {
+    let width = board
+        .models
+        .iter()
+        .map(|m| m.name.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    writeln!(
+        out,
+        "{:>4}  {:>8}  {:<width$}  {:>8}  {:>17}  {:>8}",
+        "Rank", "Rank(UB)", "Model", "Score", "95% CI", "Votes"
+    )?;
     for m in &board.models {
-        let interval = format!("{:+.1}/{:+.1}", m.ci_upper - m.rating, m.ci_lower - m.rating);
+        let interval = format!(
+            "{:+.1}/{:+.1}",
+            m.ci_upper - m.rating,
+            m.ci_lower - m.rating
+        );
         let mark = if m.provisional { " (provisional)" } else { "" };
         writeln!(
             out,
@@ -246,11 +322,20 @@ fn write_table(out: &mut impl Write, board: &Leaderboard, style: Option<&[arena_
             m.rank, m.rank_ub, m.name, m.rating, interval, m.votes
         )?;
     }
-    writeln!(out, "{} votes, method {}", board.total_votes, method_name(board.method))?;
+    writeln!(
+        out,
+        "{} votes, method {}",
+        board.total_votes,
+        method_name(board.method)
+    )?;
     if let Some(coefficients) = style {
         writeln!(out, "style coefficients:")?;
         for c in coefficients {
-            writeln!(out, "  {:<10} {:+.4}  [{:+.4}, {:+.4}]", c.name, c.value, c.ci_lower, c.ci_upper)?;
+            writeln!(
+                out,
+                "  {:<10} {:+.4}  [{:+.4}, {:+.4}]",
+                c.name, c.value, c.ci_lower, c.ci_upper
+            )?;
         }
     }
     Ok(())

@@ -21,7 +21,10 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
     let database_url = settings::database_url(args.database.database_url, &file);
     let storage = crate::open_database(&database_url).await?;
 
-    let admin_token = match std::env::var("ARENA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()) {
+    let admin_token = match std::env::var("ARENA_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
         Some(token) => SecretString::from(token),
         None => match file.admin_token.clone() {
             Some(token) => token,
@@ -30,7 +33,10 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
                 let token = format!("arena_admin_{}", arena_api::auth::hex(&bytes));
                 // Printed once, on standard error, and never logged.
                 let mut stderr = std::io::stderr().lock();
-                let _ = writeln!(stderr, "ARENA_ADMIN_TOKEN is not set; generated admin token for this run: {token}");
+                let _ = writeln!(
+                    stderr,
+                    "ARENA_ADMIN_TOKEN is not set; generated admin token for this run: {token}"
+                );
                 SecretString::from(token)
             }
         },
@@ -46,34 +52,64 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
 
     let mut dispatch = DispatchConfig::default();
     if let Some(mode) = args.streaming_mode.or(file.streaming_mode.clone()) {
-        dispatch.streaming_mode = mode.parse::<StreamingMode>().map_err(|e| anyhow::anyhow!("{e}"))?;
+        dispatch.streaming_mode = mode
+            .parse::<StreamingMode>()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    if let Some(pace) = std::env::var("ARENA_DEMO_PACE_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(pace) = std::env::var("ARENA_DEMO_PACE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         dispatch.demo_pace = Duration::from_millis(pace);
     }
-    let dispatcher = Dispatcher::new(dispatch).context("building the HTTP client for model backends")?;
+    let dispatcher =
+        Dispatcher::new(dispatch).context("building the HTTP client for model backends")?;
 
     let mut config = ApiConfig::new(admin_token);
-    config.battles_per_minute = args.battles_per_minute.or(file.battles_per_minute).unwrap_or(20);
+    config.battles_per_minute = args
+        .battles_per_minute
+        .or(file.battles_per_minute)
+        .unwrap_or(20);
     if let Some(sampling) = args.sampling.or(file.sampling.clone()) {
-        config.sampling = sampling.parse::<SamplingMode>().map_err(|e| anyhow::anyhow!(e))?;
+        config.sampling = sampling
+            .parse::<SamplingMode>()
+            .map_err(|e| anyhow::anyhow!(e))?;
     }
-    config.trust_forwarded_for = args.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false);
+    config.trust_forwarded_for = args
+        .trust_forwarded_for
+        .or(file.trust_forwarded_for)
+        .unwrap_or(false);
     config.secure_cookies = file.secure_cookies.unwrap_or(false);
     if let Some(minutes) = file.battle_expiry_minutes {
         config.battle_expiry = Duration::from_secs(minutes.max(1) * 60);
     }
 
     let salt_bytes: [u8; 16] = rand::rng().random();
-    let judge_salt = storage.setting_or_insert("judge_salt", &arena_api::auth::hex(&salt_bytes)).await?;
+    let judge_salt = storage
+        .setting_or_insert("judge_salt", &arena_api::auth::hex(&salt_bytes))
+        .await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = AppState::new(Arc::clone(&storage), dispatcher, config, judge_salt, stop_rx);
+    let state = AppState::new(
+        Arc::clone(&storage),
+        dispatcher,
+        config,
+        judge_salt,
+        stop_rx,
+    );
 
-    let addr = args.addr.or(file.addr).unwrap_or_else(|| settings::DEFAULT_ADDR.parse().expect("valid default address"));
-    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let addr = args.addr.or(file.addr).unwrap_or_else(|| {
+        settings::DEFAULT_ADDR
+            .parse()
+            .expect("valid default address")
+    });
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     if let Some(metrics_addr) = args.metrics_addr.or(file.metrics_addr) {
-        let metrics_listener = TcpListener::bind(metrics_addr).await.with_context(|| format!("binding {metrics_addr}"))?;
+        let metrics_listener = TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("binding {metrics_addr}"))?;
         tracing::info!(%metrics_addr, "metrics listening");
         tokio::spawn(arena_api::serve_metrics(metrics_listener));
     }
@@ -95,13 +131,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -165,7 +202,9 @@ async fn sync_config_models(storage: &dyn Storage, models: &[ConfigModel]) -> an
                     enabled: declared.enabled,
                     name: None,
                 };
-                storage.update_model(model.id, patch, crate::now_ms()).await?;
+                storage
+                    .update_model(model.id, patch, crate::now_ms())
+                    .await?;
             }
             None => {
                 let model = NewModel {
@@ -186,6 +225,9 @@ async fn sync_config_models(storage: &dyn Storage, models: &[ConfigModel]) -> an
             }
         }
     }
-    tracing::info!(count = models.len(), "models from the settings file are registered");
+    tracing::info!(
+        count = models.len(),
+        "models from the settings file are registered"
+    );
     Ok(())
 }

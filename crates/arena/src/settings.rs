@@ -46,8 +46,14 @@ impl std::fmt::Debug for FileSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileSettings")
             .field("addr", &self.addr)
-            .field("database_url", &self.database_url.as_deref().map(redact_url))
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("models", &self.models.len())
             .finish_non_exhaustive()
     }
@@ -87,7 +93,8 @@ impl FileSettings {
         let Some(path) = path else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 }
@@ -108,7 +115,8 @@ pub fn redact_url(url: &str) -> String {
 
 /// Picks the database URL: flag or DATABASE_URL, then the file, then the default.
 pub fn database_url(flag: Option<String>, file: &FileSettings) -> String {
-    flag.or_else(|| file.database_url.clone()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    flag.or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
 }
 
 /// The example printed by `arena default-config`.
@@ -143,8 +151,14 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_logs() {
-        assert_eq!(redact_url("postgres://arena:s3cret@db:5432/arena"), "postgres://arena:***@db:5432/arena");
-        assert_eq!(redact_url("postgres://arena@db/arena"), "postgres://arena@db/arena");
+        assert_eq!(
+            redact_url("postgres://arena:s3cret@db:5432/arena"),
+            "postgres://arena:***@db:5432/arena"
+        );
+        assert_eq!(
+            redact_url("postgres://arena@db/arena"),
+            "postgres://arena@db/arena"
+        );
         assert_eq!(redact_url("sqlite://arena.db"), "sqlite://arena.db");
     }
 
@@ -152,7 +166,13 @@ mod tests {
     fn the_example_config_parses() {
         let uncommented: String = EXAMPLE
             .lines()
-            .map(|l| l.strip_prefix("# ").filter(|rest| !rest.starts_with(' ') && rest.contains(" = ") || rest.starts_with("[[")).unwrap_or(""))
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|rest| {
+                        !rest.starts_with(' ') && rest.contains(" = ") || rest.starts_with("[[")
+                    })
+                    .unwrap_or("")
+            })
             .map(|l| l.split("  #").next().unwrap_or("").trim_end().to_owned() + "\n")
             .collect();
         let parsed: FileSettings = toml::from_str(&uncommented).expect("example parses");

@@ -123,18 +123,29 @@ impl Follower {
             if answer.text.len() > self.sent[i] && answer.text.is_char_boundary(self.sent[i]) {
                 let text = answer.text[self.sent[i]..].to_owned();
                 self.sent[i] = answer.text.len();
-                self.queue.push_back(BattleEvent::Delta { turn: turn.turn, side, text });
+                self.queue.push_back(BattleEvent::Delta {
+                    turn: turn.turn,
+                    side,
+                    text,
+                });
             }
             match answer.status {
                 SideStatus::Streaming => {}
                 SideStatus::Done => {
                     self.final_sent[i] = true;
-                    self.queue.push_back(BattleEvent::Done { turn: turn.turn, side });
+                    self.queue.push_back(BattleEvent::Done {
+                        turn: turn.turn,
+                        side,
+                    });
                 }
                 SideStatus::Failed => {
                     self.final_sent[i] = true;
                     let message = failure_message(answer.error.as_deref());
-                    self.queue.push_back(BattleEvent::Error { turn: turn.turn, side, message });
+                    self.queue.push_back(BattleEvent::Error {
+                        turn: turn.turn,
+                        side,
+                        message,
+                    });
                 }
             }
         }

@@ -86,13 +86,21 @@ impl BattleHub {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Channel>> {
         // A panic while holding the lock cannot leave the map inconsistent
         // (every critical section is a single insert, push or remove).
-        self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Opens the channel of a turn about to be generated.
     pub fn open(&self, battle: Uuid) {
         let (sender, _) = broadcast::channel(1024);
-        self.lock().insert(battle, Channel { log: Vec::new(), sender });
+        self.lock().insert(
+            battle,
+            Channel {
+                log: Vec::new(),
+                sender,
+            },
+        );
     }
 
     /// Publishes an event; `End` closes the channel.
@@ -125,7 +133,10 @@ impl BattleHub {
         let channel = channels.get(&battle)?;
         let mut text = (String::new(), String::new());
         for event in &channel.log {
-            if let BattleEvent::Delta { side, text: delta, .. } = event {
+            if let BattleEvent::Delta {
+                side, text: delta, ..
+            } = event
+            {
                 match side {
                     Side::A => text.0.push_str(delta),
                     Side::B => text.1.push_str(delta),
@@ -151,14 +162,24 @@ mod tests {
         let id = Uuid::new_v4();
         assert!(hub.subscribe(id).is_none());
         hub.open(id);
-        let delta = |text: &str| BattleEvent::Delta { turn: 1, side: Side::A, text: text.into() };
+        let delta = |text: &str| BattleEvent::Delta {
+            turn: 1,
+            side: Side::A,
+            text: text.into(),
+        };
         hub.publish(id, delta("Hel"));
         let mut sub = hub.subscribe(id).expect("live");
         assert_eq!(sub.replay, vec![delta("Hel")]);
         hub.publish(id, delta("lo"));
         hub.publish(id, BattleEvent::End { turn: 1 });
         assert_eq!(sub.live.try_recv().expect("delta"), delta("lo"));
-        assert_eq!(sub.live.try_recv().expect("end"), BattleEvent::End { turn: 1 });
-        assert!(hub.subscribe(id).is_none(), "the channel closes with the turn");
+        assert_eq!(
+            sub.live.try_recv().expect("end"),
+            BattleEvent::End { turn: 1 }
+        );
+        assert!(
+            hub.subscribe(id).is_none(),
+            "the channel closes with the turn"
+        );
     }
 }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::battles::hub::BattleEvent;
-use crate::state::{now_ms, AppState};
+use crate::state::{AppState, now_ms};
 
 /// How often the text streamed so far is saved for other instances.
 const PARTIAL_SAVE_EVERY: Duration = Duration::from_millis(500);
@@ -20,10 +20,13 @@ const PARTIAL_SAVE_EVERY: Duration = Duration::from_millis(500);
 /// value or, when the registration names a variable, from the environment at
 /// call time (so rotating the variable needs no restart of the registry).
 pub fn backend_spec(model: &Model) -> BackendSpec {
-    let api_key = model
-        .api_key
-        .clone()
-        .or_else(|| model.api_key_env.as_ref().and_then(|name| std::env::var(name).ok()).map(SecretString::from));
+    let api_key = model.api_key.clone().or_else(|| {
+        model
+            .api_key_env
+            .as_ref()
+            .and_then(|name| std::env::var(name).ok())
+            .map(SecretString::from)
+    });
     let params: GenerationParams = serde_json::from_value(model.params.clone()).unwrap_or_default();
     BackendSpec {
         base_url: model.base_url.clone(),
@@ -82,7 +85,10 @@ async fn run_turn(state: AppState, job: TurnJob) {
         history: history(&job.battle, side, &job.prompt),
         identity: identity(model),
     };
-    let (a, b) = (request(Side::A, &job.model_a), request(Side::B, &job.model_b));
+    let (a, b) = (
+        request(Side::A, &job.model_a),
+        request(Side::B, &job.model_b),
+    );
     let cancel = CancellationToken::new();
     let mut shutdown = state.shutdown();
     let cancel_on_shutdown = cancel.clone();
@@ -101,12 +107,17 @@ async fn run_turn(state: AppState, job: TurnJob) {
         match event {
             TurnEvent::Delta { side, text } => {
                 partial[index(side)].push_str(&text);
-                state.hub().publish(battle_id, BattleEvent::Delta { turn, side, text });
+                state
+                    .hub()
+                    .publish(battle_id, BattleEvent::Delta { turn, side, text });
                 if save_partials && last_save.elapsed() >= PARTIAL_SAVE_EVERY {
                     last_save = Instant::now();
                     for side in Side::BOTH {
                         if open[index(side)] {
-                            let _ = state.storage().save_partial_answer(battle_id, turn, side, &partial[index(side)]).await;
+                            let _ = state
+                                .storage()
+                                .save_partial_answer(battle_id, turn, side, &partial[index(side)])
+                                .await;
                         }
                     }
                 }
@@ -114,8 +125,12 @@ async fn run_turn(state: AppState, job: TurnJob) {
             TurnEvent::Done { side, stats } => {
                 open[index(side)] = false;
                 let model = model_of(&job, side);
-                state.health().record_success(&model.id.to_string(), Duration::from_millis(stats.first_token_ms.unwrap_or(stats.total_ms)));
-                metrics::histogram!("arena_backend_answer_seconds").record(stats.total_ms as f64 / 1000.0);
+                state.health().record_success(
+                    &model.id.to_string(),
+                    Duration::from_millis(stats.first_token_ms.unwrap_or(stats.total_ms)),
+                );
+                metrics::histogram!("arena_backend_answer_seconds")
+                    .record(stats.total_ms as f64 / 1000.0);
                 let outcome = SideOutcome {
                     side,
                     text: stats.answer,
@@ -129,13 +144,22 @@ async fn run_turn(state: AppState, job: TurnJob) {
                     tracing::info!(%battle_id, turn, side = side.as_str(), "answer names a model; vote will not count");
                 }
                 finish(&state, battle_id, turn, outcome).await;
-                state.hub().publish(battle_id, BattleEvent::Done { turn, side });
+                state
+                    .hub()
+                    .publish(battle_id, BattleEvent::Done { turn, side });
             }
-            TurnEvent::Failed { side, failure, stats } => {
+            TurnEvent::Failed {
+                side,
+                failure,
+                stats,
+            } => {
                 open[index(side)] = false;
                 let model = model_of(&job, side);
-                state.health().record_failure(&model.id.to_string(), failure.kind);
-                metrics::counter!("arena_backend_failures_total", "kind" => failure.kind.as_str()).increment(1);
+                state
+                    .health()
+                    .record_failure(&model.id.to_string(), failure.kind);
+                metrics::counter!("arena_backend_failures_total", "kind" => failure.kind.as_str())
+                    .increment(1);
                 tracing::warn!(%battle_id, turn, side = side.as_str(), model_id = %model.id, kind = failure.kind.as_str(), detail = %failure.detail, "backend failed");
                 let outcome = SideOutcome {
                     side,
@@ -148,7 +172,14 @@ async fn run_turn(state: AppState, job: TurnJob) {
                 };
                 finish(&state, battle_id, turn, outcome).await;
                 let message = failure.kind.voter_message().to_owned();
-                state.hub().publish(battle_id, BattleEvent::Error { turn, side, message });
+                state.hub().publish(
+                    battle_id,
+                    BattleEvent::Error {
+                        turn,
+                        side,
+                        message,
+                    },
+                );
             }
         }
     }
@@ -167,7 +198,14 @@ async fn run_turn(state: AppState, job: TurnJob) {
             };
             finish(&state, battle_id, turn, outcome).await;
             let message = "The answer was interrupted. Please start a new battle.".to_owned();
-            state.hub().publish(battle_id, BattleEvent::Error { turn, side, message });
+            state.hub().publish(
+                battle_id,
+                BattleEvent::Error {
+                    turn,
+                    side,
+                    message,
+                },
+            );
         }
     }
     state.hub().publish(battle_id, BattleEvent::End { turn });
@@ -193,7 +231,11 @@ fn model_of(job: &TurnJob, side: Side) -> &Model {
 /// final only after this, so a vote sent right after `end` is accepted.
 async fn finish(state: &AppState, battle: Uuid, turn: u32, outcome: SideOutcome) {
     for attempt in 0..5u32 {
-        match state.storage().finish_side(battle, turn, outcome.clone(), now_ms()).await {
+        match state
+            .storage()
+            .finish_side(battle, turn, outcome.clone(), now_ms())
+            .await
+        {
             Ok(_) => return,
             Err(error) => {
                 tracing::error!(%battle, turn, attempt, %error, "could not record an answer");

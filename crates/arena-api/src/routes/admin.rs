@@ -1,20 +1,20 @@
 //! Admin routes: the model registry, access tokens, flagged voters.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, patch, post};
-use axum::Router;
 use rand::RngExt;
 use secrecy::SecretString;
 use uuid::Uuid;
 
 use arena_storage::{Model, ModelPatch, ModelSource, NewModel, TokenRole};
 
-use crate::auth::{hex, token_hash, Admin};
+use crate::auth::{Admin, hex, token_hash};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
-use crate::state::{now_ms, AppState};
+use crate::state::{AppState, now_ms};
 use crate::validate;
 use crate::wire::models::*;
 use crate::wire::rfc3339;
@@ -23,7 +23,10 @@ use crate::wire::rfc3339;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/models", post(create_model).get(list_models))
-        .route("/api/v1/admin/models/{id}", patch(update_model).delete(retire_model).get(get_model))
+        .route(
+            "/api/v1/admin/models/{id}",
+            patch(update_model).delete(retire_model).get(get_model),
+        )
         .route("/api/v1/admin/tokens", post(create_token))
         .route("/api/v1/admin/flagged-voters", get(flagged_voters))
 }
@@ -36,7 +39,10 @@ pub fn model_view(state: &AppState, model: Model) -> ModelView {
         p50_latency_ms: h.p50_latency_ms,
         consecutive_failures: h.consecutive_failures,
         cooling_down_until: h.cooling_down_until.map(|t| {
-            let ms = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+            let ms = t
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or_default();
             rfc3339(i64::try_from(ms).unwrap_or(i64::MAX))
         }),
     });
@@ -64,7 +70,11 @@ pub fn model_view(state: &AppState, model: Model) -> ModelView {
 #[utoipa::path(post, path = "/api/v1/admin/models", tag = "admin", request_body = CreateModel,
     responses((status = 201, body = ModelView), (status = 401), (status = 409), (status = 422)),
     security(("bearer" = [])))]
-pub async fn create_model(_: Admin, State(state): State<AppState>, Json(body): Json<CreateModel>) -> ApiResult<impl IntoResponse> {
+pub async fn create_model(
+    _: Admin,
+    State(state): State<AppState>,
+    Json(body): Json<CreateModel>,
+) -> ApiResult<impl IntoResponse> {
     let new = NewModel {
         name: validate::name(&body.name)?,
         base_url: validate::base_url(&body.base_url)?,
@@ -87,7 +97,10 @@ pub async fn create_model(_: Admin, State(state): State<AppState>, Json(body): J
 /// List every model.
 #[utoipa::path(get, path = "/api/v1/admin/models", tag = "admin",
     responses((status = 200, body = ModelList), (status = 401)), security(("bearer" = [])))]
-pub async fn list_models(_: Admin, State(state): State<AppState>) -> ApiResult<axum::Json<ModelList>> {
+pub async fn list_models(
+    _: Admin,
+    State(state): State<AppState>,
+) -> ApiResult<axum::Json<ModelList>> {
     let models = state.storage().list_models().await?;
     Ok(axum::Json(ModelList {
         models: models.into_iter().map(|m| model_view(&state, m)).collect(),
@@ -98,7 +111,11 @@ pub async fn list_models(_: Admin, State(state): State<AppState>) -> ApiResult<a
 #[utoipa::path(get, path = "/api/v1/admin/models/{id}", tag = "admin",
     params(("id" = Uuid, Path)), responses((status = 200, body = ModelView), (status = 401), (status = 404)),
     security(("bearer" = [])))]
-pub async fn get_model(_: Admin, State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<axum::Json<ModelView>> {
+pub async fn get_model(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<ModelView>> {
     let model = state.storage().get_model(id).await?;
     Ok(axum::Json(model_view(&state, model)))
 }
@@ -116,14 +133,35 @@ pub async fn update_model(
 ) -> ApiResult<axum::Json<ModelView>> {
     let patch = ModelPatch {
         name: body.name.as_deref().map(validate::name).transpose()?,
-        base_url: body.base_url.as_deref().map(validate::base_url).transpose()?,
-        upstream_model: body.model.as_deref().map(validate::upstream_model).transpose()?,
-        api_key: body.api_key.map(validate::api_key).transpose()?.map(|k| k.map(SecretString::from)),
+        base_url: body
+            .base_url
+            .as_deref()
+            .map(validate::base_url)
+            .transpose()?,
+        upstream_model: body
+            .model
+            .as_deref()
+            .map(validate::upstream_model)
+            .transpose()?,
+        api_key: body
+            .api_key
+            .map(validate::api_key)
+            .transpose()?
+            .map(|k| k.map(SecretString::from)),
         api_key_env: body.api_key_env.map(validate::env_name).transpose()?,
-        organization: body.organization.map(|v| validate::short_text("organization", v)).transpose()?,
-        license: body.license.map(|v| validate::short_text("license", v)).transpose()?,
+        organization: body
+            .organization
+            .map(|v| validate::short_text("organization", v))
+            .transpose()?,
+        license: body
+            .license
+            .map(|v| validate::short_text("license", v))
+            .transpose()?,
         params: body.params.map(validate::params).transpose()?,
-        system_prompt: body.system_prompt.map(validate::system_prompt).transpose()?,
+        system_prompt: body
+            .system_prompt
+            .map(validate::system_prompt)
+            .transpose()?,
         weight: body.weight.map(validate::weight).transpose()?,
         enabled: body.enabled,
     };
@@ -143,7 +181,11 @@ pub async fn update_model(
 #[utoipa::path(delete, path = "/api/v1/admin/models/{id}", tag = "admin",
     params(("id" = Uuid, Path)), responses((status = 204), (status = 401), (status = 404)),
     security(("bearer" = [])))]
-pub async fn retire_model(_: Admin, State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn retire_model(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     state.storage().retire_model(id, now_ms()).await?;
     tracing::info!(model_id = %id, "model retired");
     Ok(StatusCode::NO_CONTENT)
@@ -152,12 +194,20 @@ pub async fn retire_model(_: Admin, State(state): State<AppState>, Path(id): Pat
 /// Create an access token (shown once).
 #[utoipa::path(post, path = "/api/v1/admin/tokens", tag = "admin", request_body = CreateToken,
     responses((status = 201, body = NewToken), (status = 401), (status = 422)), security(("bearer" = [])))]
-pub async fn create_token(_: Admin, State(state): State<AppState>, Json(body): Json<CreateToken>) -> ApiResult<impl IntoResponse> {
-    let role = TokenRole::parse(&body.role).ok_or_else(|| ApiError::invalid("role must be \"researcher\" or \"admin\""))?;
+pub async fn create_token(
+    _: Admin,
+    State(state): State<AppState>,
+    Json(body): Json<CreateToken>,
+) -> ApiResult<impl IntoResponse> {
+    let role = TokenRole::parse(&body.role)
+        .ok_or_else(|| ApiError::invalid("role must be \"researcher\" or \"admin\""))?;
     let label = validate::short_text("label", Some(body.label))?.unwrap_or_default();
     let secret: [u8; 32] = rand::rng().random();
     let token = format!("arena_{}_{}", role.as_str(), hex(&secret));
-    state.storage().insert_token(&token_hash(&token), role, &label, now_ms()).await?;
+    state
+        .storage()
+        .insert_token(&token_hash(&token), role, &label, now_ms())
+        .await?;
     tracing::info!(role = role.as_str(), label = %label, "access token created");
     Ok((
         StatusCode::CREATED,
@@ -172,7 +222,10 @@ pub async fn create_token(_: Admin, State(state): State<AppState>, Json(body): J
 /// Voters flagged as anomalous; their votes are kept but not counted.
 #[utoipa::path(get, path = "/api/v1/admin/flagged-voters", tag = "admin",
     responses((status = 200, body = FlaggedVoterList), (status = 401)), security(("bearer" = [])))]
-pub async fn flagged_voters(_: Admin, State(state): State<AppState>) -> ApiResult<axum::Json<FlaggedVoterList>> {
+pub async fn flagged_voters(
+    _: Admin,
+    State(state): State<AppState>,
+) -> ApiResult<axum::Json<FlaggedVoterList>> {
     let voters = state.storage().flagged_voters().await?;
     Ok(axum::Json(FlaggedVoterList {
         voters: voters
@@ -186,4 +239,3 @@ pub async fn flagged_voters(_: Admin, State(state): State<AppState>) -> ApiResul
             .collect(),
     }))
 }
-

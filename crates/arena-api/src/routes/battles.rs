@@ -4,13 +4,13 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, State};
 use axum::Extension;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
 use futures_util::stream::StreamExt;
 use uuid::Uuid;
 
@@ -18,10 +18,11 @@ use arena_core::Side;
 use arena_storage::{Battle, BattleState, Model, NewBattle, StorageError};
 
 use crate::battles::events::{battle_events, failure_message};
-use crate::battles::runner::{spawn_turn, TurnJob};
+use crate::battles::runner::{TurnJob, spawn_turn};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
-use crate::state::{now_ms, AppState};
+use crate::leaderboard::CastVote;
+use crate::state::{AppState, now_ms};
 use crate::voter::Voter;
 use crate::wire::battles::*;
 use crate::wire::rfc3339;
@@ -39,7 +40,11 @@ pub fn router() -> Router<AppState> {
 
 /// The client's address: the socket peer, or the first `X-Forwarded-For`
 /// hop when the server is configured to trust its proxy.
-fn client_address(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+fn client_address(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Option<IpAddr> {
     if state.config().trust_forwarded_for {
         let forwarded = headers
             .get("x-forwarded-for")
@@ -85,7 +90,14 @@ pub async fn create_battle(
     Json(body): Json<PromptBody>,
 ) -> ApiResult<impl IntoResponse> {
     let prompt = validate::prompt(&body.prompt, state.config().max_prompt_chars)?;
-    state.limits().check(&voter.0, client_address(&state, &headers, peer.map(|Extension(ConnectInfo(address))| address)))?;
+    state.limits().check(
+        &voter.0,
+        client_address(
+            &state,
+            &headers,
+            peer.map(|Extension(ConnectInfo(address))| address),
+        ),
+    )?;
     let models = candidates(&state).await?;
     let pairs = match state.config().sampling {
         sampling::SamplingMode::Weighted => sampling::weighted_pairs(&models),
@@ -122,8 +134,23 @@ pub async fn create_battle(
         turns: Vec::new(),
         winner: None,
     };
-    spawn_turn(state, TurnJob { battle, turn: 1, prompt, model_a: draw.a, model_b: draw.b });
-    Ok((StatusCode::CREATED, axum::Json(BattleCreated { battle_id: id, turn: 1 })))
+    spawn_turn(
+        state,
+        TurnJob {
+            battle,
+            turn: 1,
+            prompt,
+            model_a: draw.a,
+            model_b: draw.b,
+        },
+    );
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(BattleCreated {
+            battle_id: id,
+            turn: 1,
+        }),
+    ))
 }
 
 /// Stream the current turn's answers as server-sent events.
@@ -156,19 +183,45 @@ pub async fn add_turn(
 ) -> ApiResult<impl IntoResponse> {
     let prompt = validate::prompt(&body.prompt, state.config().max_prompt_chars)?;
     let battle = owned_battle(&state, id, &voter).await?;
-    state.limits().check(&voter.0, client_address(&state, &headers, peer.map(|Extension(ConnectInfo(address))| address)))?;
+    state.limits().check(
+        &voter.0,
+        client_address(
+            &state,
+            &headers,
+            peer.map(|Extension(ConnectInfo(address))| address),
+        ),
+    )?;
     let model_a = state.storage().get_model(battle.model_a).await?;
     let model_b = state.storage().get_model(battle.model_b).await?;
     let turn = state.storage().add_turn(id, &prompt, now_ms()).await?;
     metrics::counter!("arena_turns_total").increment(1);
-    spawn_turn(state, TurnJob { battle, turn, prompt, model_a, model_b });
-    Ok((StatusCode::CREATED, axum::Json(BattleCreated { battle_id: id, turn })))
+    spawn_turn(
+        state,
+        TurnJob {
+            battle,
+            turn,
+            prompt,
+            model_a,
+            model_b,
+        },
+    );
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(BattleCreated {
+            battle_id: id,
+            turn,
+        }),
+    ))
 }
 
 /// Read the battle: state, turns so far and, after the vote, the models.
 #[utoipa::path(get, path = "/api/v1/battles/{id}", tag = "battles", params(("id" = Uuid, Path)),
     responses((status = 200, body = BattleView), (status = 403), (status = 404)))]
-pub async fn get_battle(State(state): State<AppState>, voter: Voter, Path(id): Path<Uuid>) -> ApiResult<axum::Json<BattleView>> {
+pub async fn get_battle(
+    State(state): State<AppState>,
+    voter: Voter,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<BattleView>> {
     let battle = owned_battle(&state, id, &voter).await?;
     let models = match battle.state {
         BattleState::Voted => Some(reveal(&state, &battle).await?),
@@ -183,18 +236,29 @@ pub async fn get_battle(State(state): State<AppState>, voter: Voter, Path(id): P
             let view = |side: Side| {
                 let answer = turn.side(side);
                 let mut text = answer.text.clone();
-                if let (Some((a, b)), Some(last)) = (&live, last) {
-                    if turn.turn == last && answer.status == arena_storage::SideStatus::Streaming {
-                        text = if side == Side::A { a.clone() } else { b.clone() };
-                    }
+                if let (Some((a, b)), Some(last)) = (&live, last)
+                    && turn.turn == last
+                    && answer.status == arena_storage::SideStatus::Streaming
+                {
+                    text = if side == Side::A {
+                        a.clone()
+                    } else {
+                        b.clone()
+                    };
                 }
                 AnswerView {
                     text,
                     status: answer.status.as_str().to_owned(),
-                    error: (answer.status == arena_storage::SideStatus::Failed).then(|| failure_message(answer.error.as_deref())),
+                    error: (answer.status == arena_storage::SideStatus::Failed)
+                        .then(|| failure_message(answer.error.as_deref())),
                 }
             };
-            TurnView { turn: turn.turn, prompt: turn.prompt.clone(), a: view(Side::A), b: view(Side::B) }
+            TurnView {
+                turn: turn.turn,
+                prompt: turn.prompt.clone(),
+                a: view(Side::A),
+                b: view(Side::B),
+            }
         })
         .collect();
     Ok(axum::Json(BattleView {
@@ -211,8 +275,14 @@ async fn reveal(state: &AppState, battle: &Battle) -> ApiResult<RevealedPair> {
     let a = state.storage().get_model(battle.model_a).await?;
     let b = state.storage().get_model(battle.model_b).await?;
     Ok(RevealedPair {
-        a: RevealedModel { name: a.name, organization: a.organization },
-        b: RevealedModel { name: b.name, organization: b.organization },
+        a: RevealedModel {
+            name: a.name,
+            organization: a.organization,
+        },
+        b: RevealedModel {
+            name: b.name,
+            organization: b.organization,
+        },
     })
 }
 
@@ -227,9 +297,28 @@ pub async fn vote(
     Json(body): Json<VoteBody>,
 ) -> ApiResult<axum::Json<VoteResult>> {
     let battle = owned_battle(&state, id, &voter).await?;
-    state.storage().record_vote(id, body.winner, &voter.0, now_ms()).await?;
+    state
+        .storage()
+        .record_vote(id, body.winner, &voter.0, now_ms())
+        .await?;
     metrics::counter!("arena_votes_total", "winner" => body.winner.as_str()).increment(1);
     let models = reveal(&state, &battle).await?;
-    state.leaderboard().on_vote(&state, &voter.0, &models.a.name, &models.b.name, body.winner, battle.identity_leak, &battle.categories).await;
-    Ok(axum::Json(VoteResult { winner: body.winner, models }))
+    state
+        .leaderboard()
+        .on_vote(
+            &state,
+            CastVote {
+                voter: &voter.0,
+                model_a: &models.a.name,
+                model_b: &models.b.name,
+                winner: body.winner,
+                leaked: battle.identity_leak,
+                categories: &battle.categories,
+            },
+        )
+        .await;
+    Ok(axum::Json(VoteResult {
+        winner: body.winner,
+        models,
+    }))
 }

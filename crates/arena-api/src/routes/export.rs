@@ -1,11 +1,11 @@
 //! `GET /api/v1/export`: the vote dataset for researchers, streamed.
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -16,7 +16,7 @@ use arena_storage::VoteFilter;
 
 use crate::auth::Researcher;
 use crate::error::{ApiError, ApiResult};
-use crate::export::{write_dataset, ChannelWriter, ExportRequest};
+use crate::export::{ChannelWriter, ExportRequest, write_dataset};
 use crate::extract::Query;
 use crate::state::AppState;
 use crate::wire::parse_rfc3339;
@@ -43,7 +43,13 @@ pub struct ExportQuery {
 
 fn time(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
     value
-        .map(|v| parse_rfc3339(v).ok_or_else(|| ApiError::invalid(format!("{field} must be an RFC 3339 time such as 2026-01-31T00:00:00Z"))))
+        .map(|v| {
+            parse_rfc3339(v).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{field} must be an RFC 3339 time such as 2026-01-31T00:00:00Z"
+                ))
+            })
+        })
         .transpose()
 }
 
@@ -51,25 +57,39 @@ fn time(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
 #[utoipa::path(get, path = "/api/v1/export", tag = "research", params(ExportQuery),
     responses((status = 200, description = "the dataset, streamed"), (status = 401), (status = 422)),
     security(("bearer" = [])))]
-pub async fn export(_: Researcher, State(state): State<AppState>, Query(query): Query<ExportQuery>) -> ApiResult<Response> {
+pub async fn export(
+    _: Researcher,
+    State(state): State<AppState>,
+    Query(query): Query<ExportQuery>,
+) -> ApiResult<Response> {
     let format = match query.format.as_deref().unwrap_or("jsonl") {
         "jsonl" => Format::Jsonl,
         "csv" => Format::Csv,
         "parquet" => Format::Parquet,
-        other => return Err(ApiError::invalid(format!("unknown format {other:?}: expected jsonl, csv or parquet"))),
+        other => {
+            return Err(ApiError::invalid(format!(
+                "unknown format {other:?}: expected jsonl, csv or parquet"
+            )));
+        }
     };
     let filter = VoteFilter {
         since_ms: time("since", query.since.as_deref())?,
         until_ms: time("until", query.until.as_deref())?,
         category: query.category.filter(|c| !c.is_empty()),
     };
-    let request = ExportRequest { format, filter, conversations: query.conversations.unwrap_or(true) };
+    let request = ExportRequest {
+        format,
+        filter,
+        conversations: query.conversations.unwrap_or(true),
+    };
     let (sender, receiver) = mpsc::channel(8);
     let writer = ChannelWriter::new(sender);
     let task_state = state.clone();
     tokio::spawn(async move {
         let salt = task_state.judge_salt().to_owned();
-        if let Err(error) = write_dataset(task_state.storage(), &salt, request, writer, |_| {}).await {
+        if let Err(error) =
+            write_dataset(task_state.storage(), &salt, request, writer, |_| {}).await
+        {
             tracing::warn!(error = %error, source = ?std::error::Error::source(&error), "export stopped");
         }
     });
@@ -81,7 +101,10 @@ pub async fn export(_: Researcher, State(state): State<AppState>, Query(query): 
     Ok((
         [
             (CONTENT_TYPE, content_type.to_owned()),
-            (CONTENT_DISPOSITION, format!("attachment; filename=\"arena-votes.{extension}\"")),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"arena-votes.{extension}\""),
+            ),
         ],
         Body::from_stream(ReceiverStream::new(receiver)),
     )

@@ -1,15 +1,15 @@
 //! Public leaderboard routes.
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::leaderboard::RatingMethod;
-use crate::state::{now_ms, AppState};
+use crate::state::{AppState, now_ms};
 use crate::wire::rfc3339;
 
 /// The leaderboard router.
@@ -77,17 +77,25 @@ fn method(text: Option<&str>) -> ApiResult<RatingMethod> {
     match text.unwrap_or("bt") {
         "bt" => Ok(RatingMethod::Bt),
         "elo" => Ok(RatingMethod::Elo),
-        other => Err(ApiError::invalid(format!("unknown method {other:?}: expected bt or elo"))),
+        other => Err(ApiError::invalid(format!(
+            "unknown method {other:?}: expected bt or elo"
+        ))),
     }
 }
 
 /// The leaderboard, overall or for one category.
 #[utoipa::path(get, path = "/api/v1/leaderboard", tag = "leaderboard", params(LeaderboardQuery),
     responses((status = 200, body = LeaderboardBody), (status = 404), (status = 422)))]
-pub async fn leaderboard(State(state): State<AppState>, Query(query): Query<LeaderboardQuery>) -> ApiResult<axum::Json<LeaderboardBody>> {
+pub async fn leaderboard(
+    State(state): State<AppState>,
+    Query(query): Query<LeaderboardQuery>,
+) -> ApiResult<axum::Json<LeaderboardBody>> {
     let method = method(query.method.as_deref())?;
     let category = query.category.filter(|c| !c.is_empty());
-    let live = state.leaderboard().get(&state, method, category.as_deref()).await?;
+    let live = state
+        .leaderboard()
+        .get(&state, method, category.as_deref())
+        .await?;
     let models = live
         .ratings
         .models
@@ -146,22 +154,35 @@ pub struct MatrixBody {
 /// Win-rate, battle-count or predicted win-rate matrix.
 #[utoipa::path(get, path = "/api/v1/leaderboard/matrix", tag = "leaderboard", params(MatrixQuery),
     responses((status = 200, body = MatrixBody), (status = 422)))]
-pub async fn matrix(State(state): State<AppState>, Query(query): Query<MatrixQuery>) -> ApiResult<axum::Json<MatrixBody>> {
+pub async fn matrix(
+    State(state): State<AppState>,
+    Query(query): Query<MatrixQuery>,
+) -> ApiResult<axum::Json<MatrixBody>> {
     let kind = query.kind.unwrap_or_else(|| "win_rate".into());
     if !matches!(kind.as_str(), "win_rate" | "battles" | "predicted") {
-        return Err(ApiError::invalid(format!("unknown kind {kind:?}: expected win_rate, battles or predicted")));
+        return Err(ApiError::invalid(format!(
+            "unknown kind {kind:?}: expected win_rate, battles or predicted"
+        )));
     }
-    let live = state.leaderboard().get(&state, RatingMethod::Bt, None).await?;
+    let live = state
+        .leaderboard()
+        .get(&state, RatingMethod::Bt, None)
+        .await?;
     let order: Vec<String> = live.ratings.models.iter().map(|m| m.name.clone()).collect();
     let matrix = state
         .leaderboard()
         .with_fit(&state, |counts, fit| match (kind.as_str(), fit) {
             ("battles", _) => arena_rating::battle_count_matrix(counts, &order),
-            ("predicted", Some(fit)) => arena_rating::predicted_win_rate_matrix(fit, counts, &order),
+            ("predicted", Some(fit)) => {
+                arena_rating::predicted_win_rate_matrix(fit, counts, &order)
+            }
             _ => arena_rating::win_rate_matrix(counts, &order),
         })
         .await?;
-    Ok(axum::Json(MatrixBody { models: matrix.models, values: matrix.values }))
+    Ok(axum::Json(MatrixBody {
+        models: matrix.models,
+        values: matrix.values,
+    }))
 }
 
 /// `{"categories": [...]}`.
@@ -175,5 +196,7 @@ pub struct CategoryList {
 #[utoipa::path(get, path = "/api/v1/leaderboard/categories", tag = "leaderboard",
     responses((status = 200, body = CategoryList)))]
 pub async fn categories(State(state): State<AppState>) -> ApiResult<axum::Json<CategoryList>> {
-    Ok(axum::Json(CategoryList { categories: state.leaderboard().categories(&state).await? }))
+    Ok(axum::Json(CategoryList {
+        categories: state.leaderboard().categories(&state).await?,
+    }))
 }

@@ -1,11 +1,11 @@
 //! The web pages, embedded in the binary from `web/` at build time: nothing
 //! is read from disk or fetched at run time.
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::Router;
 use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use rust_embed::Embed;
 
 use crate::error::ApiError;
@@ -41,7 +41,10 @@ fn content_type(path: &str) -> &'static str {
 fn page(path: &str) -> Response {
     match Assets::get(path) {
         Some(file) => (
-            [(CONTENT_TYPE, content_type(path)), (CACHE_CONTROL, "no-cache")],
+            [
+                (CONTENT_TYPE, content_type(path)),
+                (CACHE_CONTROL, "no-cache"),
+            ],
             file.data.into_owned(),
         )
             .into_response(),
@@ -53,7 +56,10 @@ async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     let path = format!("assets/{file}");
     let asset = Assets::get(&path).ok_or(ApiError::NotFound("asset"))?;
     Ok((
-        [(CONTENT_TYPE, content_type(&path)), (CACHE_CONTROL, "public, max-age=300")],
+        [
+            (CONTENT_TYPE, content_type(&path)),
+            (CACHE_CONTROL, "public, max-age=300"),
+        ],
         asset.data.into_owned(),
     )
         .into_response())

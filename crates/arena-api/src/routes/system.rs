@@ -1,10 +1,10 @@
 //! Health, metrics and the OpenAPI document.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -30,12 +30,19 @@ pub struct Health {
 /// Liveness and database health.
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health), (status = 503)))]
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<axum::Json<Health>> {
-    state.storage().ping().await.map_err(crate::error::ApiError::Unavailable)?;
+    state
+        .storage()
+        .ping()
+        .await
+        .map_err(crate::error::ApiError::Unavailable)?;
     Ok(axum::Json(Health { status: "ok" }))
 }
 
 async fn metrics_route(_: Admin) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(),
+    )
 }
 
 async fn openapi() -> impl IntoResponse {
