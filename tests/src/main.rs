@@ -10,6 +10,8 @@ mod support;
 mod admin;
 mod battles;
 mod datasets;
+mod durability;
 mod faults;
 mod leaderboard;
+mod scale_out;
 mod system;

@@ -535,3 +535,68 @@ impl MockUpstream {
             .await?)
     }
 }
+
+/// The value of a client's `arena_voter` cookie (without the name), once
+/// the server has set it: tests check that it never leaks into exports.
+pub fn voter_cookie(client: &Client) -> Option<String> {
+    client
+        .cookie
+        .lock()
+        .expect("cookie lock")
+        .as_deref()
+        .and_then(|pair| pair.strip_prefix("arena_voter="))
+        .map(str::to_owned)
+}
+
+/// Runs the `arena` binary with `args` (no `DATABASE_URL` inherited) and
+/// returns its output, whatever its exit status.
+pub async fn arena_cli(args: &[&str]) -> Result<std::process::Output> {
+    Command::new(binary("arena"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("running arena {}", args.join(" ")))
+}
+
+/// Runs the `arena` binary and fails unless it exits successfully; returns
+/// its standard output and standard error as text.
+pub async fn arena_ok(args: &[&str]) -> Result<(String, String)> {
+    let output = arena_cli(args).await?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if !output.status.success() {
+        bail!(
+            "arena {} failed ({}):\n{stderr}\n{stdout}",
+            args.join(" "),
+            output.status
+        );
+    }
+    Ok((stdout, stderr))
+}
+
+/// `SELECT COUNT(*) FROM {table}` on a test database, on either backend.
+pub async fn count_rows(db: &TestDb, table: &str) -> Result<i64> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+    Ok(match backend() {
+        Backend::Sqlite => {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url).await?;
+            sqlx::query_scalar(sql).fetch_one(&mut conn).await?
+        }
+        Backend::Postgres => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url).await?;
+            sqlx::query_scalar(sql).fetch_one(&mut conn).await?
+        }
+    })
+}
+
+impl Client {
+    /// The same voter (cookie and token) talking to another server.
+    pub fn rebased(&self, base: &str) -> Client {
+        let mut next = self.clone();
+        next.base = base.trim_end_matches('/').to_owned();
+        next
+    }
+}

@@ -112,6 +112,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     metrics::install();
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let tasks = state.tasks().clone();
     let app = app(state);
     let result = axum::serve(
         listener,
@@ -120,6 +121,18 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     housekeeping.abort();
+    // Generation was cancelled by the shutdown signal; let every turn record
+    // its final state, within reason.
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            running = tasks.len(),
+            "some turns did not finish recording before exit"
+        );
+    }
     result
 }
 

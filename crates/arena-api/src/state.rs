@@ -70,6 +70,7 @@ struct Inner {
     leaderboard: LeaderboardCache,
     limits: RateLimits,
     shutdown: watch::Receiver<bool>,
+    tasks: tokio_util::task::TaskTracker,
 }
 
 /// Everything a handler may need. Cloning is an `Arc` increment.
@@ -100,6 +101,7 @@ impl AppState {
             leaderboard,
             limits,
             shutdown,
+            tasks: tokio_util::task::TaskTracker::new(),
             config,
         }))
     }
@@ -147,6 +149,12 @@ impl AppState {
     /// Rate limits.
     pub fn limits(&self) -> &RateLimits {
         &self.0.limits
+    }
+
+    /// Background generation tasks, awaited at shutdown so that every turn
+    /// records its final state before the process exits.
+    pub fn tasks(&self) -> &tokio_util::task::TaskTracker {
+        &self.0.tasks
     }
 
     /// Turns true when the server is shutting down.

@@ -56,11 +56,28 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
             .parse::<StreamingMode>()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    if let Some(pace) = std::env::var("ARENA_DEMO_PACE_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        dispatch.demo_pace = Duration::from_millis(pace);
+    let millis = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis)
+    };
+    if let Some(pace) = millis("ARENA_DEMO_PACE_MS") {
+        dispatch.demo_pace = pace;
+    }
+    // Backend timeouts: environment, then arena.toml, then the dispatcher's defaults.
+    let setting = |name: &str, file: Option<u64>| millis(name).or(file.map(Duration::from_millis));
+    if let Some(t) = setting("ARENA_CONNECT_TIMEOUT_MS", file.connect_timeout_ms) {
+        dispatch.connect_timeout = t;
+    }
+    if let Some(t) = setting("ARENA_FIRST_TOKEN_TIMEOUT_MS", file.first_token_timeout_ms) {
+        dispatch.first_token_timeout = t;
+    }
+    if let Some(t) = setting("ARENA_TOTAL_TIMEOUT_MS", file.total_timeout_ms) {
+        dispatch.total_timeout = t;
+    }
+    if let Some(t) = millis("ARENA_RETRY_BACKOFF_MS") {
+        dispatch.retry_backoff = t;
     }
     let dispatcher =
         Dispatcher::new(dispatch).context("building the HTTP client for model backends")?;

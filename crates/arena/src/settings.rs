@@ -37,6 +37,12 @@ pub struct FileSettings {
     pub battle_expiry_minutes: Option<u64>,
     /// Mark the voter cookie Secure.
     pub secure_cookies: Option<bool>,
+    /// Backend connect timeout, milliseconds.
+    pub connect_timeout_ms: Option<u64>,
+    /// Time allowed until a backend's first token, milliseconds.
+    pub first_token_timeout_ms: Option<u64>,
+    /// Time allowed for a whole answer, milliseconds.
+    pub total_timeout_ms: Option<u64>,
     /// Models kept in version control.
     #[serde(default)]
     pub models: Vec<ConfigModel>,
@@ -130,6 +136,9 @@ pub const EXAMPLE: &str = r#"# arena.toml — every setting is optional. Flags a
 # trust_forwarded_for = false                  # behind a reverse proxy: true
 # battle_expiry_minutes = 60
 # secure_cookies = false                       # true when served over HTTPS
+# connect_timeout_ms = 10000                   # backend timeouts (also ARENA_*_TIMEOUT_MS)
+# first_token_timeout_ms = 60000
+# total_timeout_ms = 300000
 # The admin token belongs in the ARENA_ADMIN_TOKEN environment variable.
 
 # Models kept in version control. A model with the same name in the registry

@@ -74,7 +74,8 @@ pub struct TurnJob {
 /// after the 201 misses nothing.
 pub fn spawn_turn(state: AppState, job: TurnJob) {
     state.hub().open(job.battle.id);
-    tokio::spawn(run_turn(state, job));
+    let tasks = state.tasks().clone();
+    tasks.spawn(run_turn(state, job));
 }
 
 async fn run_turn(state: AppState, job: TurnJob) {
