@@ -13,5 +13,6 @@ mod datasets;
 mod durability;
 mod faults;
 mod leaderboard;
+mod outages;
 mod scale_out;
 mod system;

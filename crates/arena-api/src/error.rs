@@ -116,20 +116,10 @@ impl From<StorageError> for ApiError {
                 message: format!("a model named {name:?} already exists"),
             },
             StorageError::Battle(conflict) => battle_conflict(conflict),
-            StorageError::Database(ref inner) if is_unavailable(inner) => {
-                ApiError::Unavailable(error)
-            }
+            error @ StorageError::Unavailable(_) => ApiError::Unavailable(error),
             other => ApiError::internal(other),
         }
     }
-}
-
-/// Pool timeouts and closed connections mean "try again", not "bug".
-fn is_unavailable(error: &(dyn std::error::Error + 'static)) -> bool {
-    let text = error.to_string();
-    text.contains("pool timed out")
-        || text.contains("connection")
-        || text.contains("database is locked")
 }
 
 /// The contract's 409 codes for battles.

@@ -38,6 +38,10 @@ pub enum StorageError {
     /// Applying the migrations failed.
     #[error("migration failed")]
     Migration(#[source] sqlx::migrate::MigrateError),
+    /// The database cannot be reached or is overloaded right now (connection
+    /// lost or refused, pool exhausted, lock held too long): worth retrying.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
     /// The database refused or failed a query.
     #[error("database error")]
     Database(#[source] sqlx::Error),
@@ -47,8 +51,36 @@ impl From<sqlx::Error> for StorageError {
     fn from(error: sqlx::Error) -> Self {
         match error {
             sqlx::Error::RowNotFound => StorageError::NotFound("row"),
+            other if is_transient(&other) => StorageError::Unavailable(other),
             other => StorageError::Database(other),
         }
+    }
+}
+
+/// Whether an error means "the database is not reachable right now" rather
+/// than "this query is wrong".
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: class 08 connection exception, 57P0x shutdown or
+            // crash recovery, 53 insufficient resources, 3D000 database gone.
+            // SQLite: 5 SQLITE_BUSY and 6 SQLITE_LOCKED (after busy_timeout).
+            // 55000 is what a database closed to new connections answers.
+            code.starts_with("08")
+                || code == "55000"
+                || code.starts_with("57P0")
+                || code.starts_with("53")
+                || code == "3D000"
+                || code == "5"
+                || code == "6"
+        }
+        _ => false,
     }
 }
 
