@@ -329,3 +329,52 @@ async fn api_keys_never_appear_in_responses_logs_or_metrics() -> anyhow::Result<
     assert_eq!(removed.json["has_api_key"], false);
     Ok(())
 }
+
+#[tokio::test]
+async fn models_declared_in_the_settings_file_are_registered_with_keys_from_the_environment()
+-> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let config = db.dir.0.join("arena.toml");
+    std::fs::write(
+        &config,
+        r#"
+battles_per_minute = 0
+
+[[models]]
+name = "from-config"
+base_url = "http://127.0.0.1:9/v1"
+model = "upstream-x"
+api_key_env = "ARENA_TEST_UPSTREAM_KEY"
+organization = "Config Org"
+weight = 3.0
+params = { temperature = 0.2, max_tokens = 64 }
+"#,
+    )?;
+    let options = crate::support::ServeOptions {
+        demo: false,
+        extra_args: vec!["--config".into(), config.display().to_string()],
+        env: vec![(
+            "ARENA_TEST_UPSTREAM_KEY".into(),
+            "sk-FROM-ENV-0123456789".into(),
+        )],
+        ..Default::default()
+    };
+    let arena = Arena::start_with(&db, options.clone()).await?;
+    let list = arena.admin().get("/api/v1/admin/models").await?;
+    let models = list.json["models"].as_array().expect("models");
+    assert_eq!(models.len(), 1, "{}", list.text);
+    let model = &models[0];
+    assert_eq!(model["name"], "from-config");
+    assert_eq!(model["source"], "config");
+    assert_eq!(model["has_api_key"], true);
+    assert_eq!(model["api_key_env"], "ARENA_TEST_UPSTREAM_KEY");
+    assert_eq!(model["weight"], 3.0);
+    assert_eq!(model["params"]["max_tokens"], 64);
+    assert!(!list.text.contains("sk-FROM-ENV") && !arena.logs().contains("sk-FROM-ENV"));
+    drop(arena);
+    // Restarting with the same file updates in place instead of duplicating.
+    let arena = Arena::start_with(&db, options).await?;
+    let list = arena.admin().get("/api/v1/admin/models").await?;
+    assert_eq!(list.json["models"].as_array().map(Vec::len), Some(1));
+    Ok(())
+}

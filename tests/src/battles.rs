@@ -300,3 +300,83 @@ async fn disabled_and_retired_models_are_never_sampled() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn unvoted_battles_expire() -> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let options = ServeOptions {
+        env: vec![("ARENA_BATTLE_EXPIRY_SECS".into(), "1".into())],
+        ..Default::default()
+    };
+    let arena = Arena::start_with(&db, options).await?;
+    let voter = arena.voter();
+    let (id, _) = voter.full_battle("I will never vote").await?;
+    let mut state = String::new();
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        state = voter.get(&format!("/api/v1/battles/{id}")).await?.json["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if state == "expired" {
+            break;
+        }
+    }
+    assert_eq!(state, "expired");
+    let vote = voter
+        .post(
+            &format!("/api/v1/battles/{id}/vote"),
+            json!({"winner": "tie"}),
+        )
+        .await?;
+    assert_eq!(vote.status, StatusCode::CONFLICT);
+    assert_eq!(vote.error_code(), Some("battle_expired"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn active_sampling_draws_valid_pairs_and_stores_their_probability() -> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let options = ServeOptions {
+        extra_args: vec!["--sampling".into(), "active".into()],
+        ..Default::default()
+    };
+    let arena = Arena::start_with(&db, options).await?;
+    let voter = arena.voter();
+    for i in 0..8 {
+        let (id, _) = voter.full_battle("Compare these").await?;
+        let winner = if i % 3 == 0 { "model_a" } else { "model_b" };
+        let vote = voter
+            .post(
+                &format!("/api/v1/battles/{id}/vote"),
+                json!({ "winner": winner }),
+            )
+            .await?;
+        assert_eq!(vote.status, StatusCode::OK);
+        assert_ne!(
+            vote.json["models"]["a"]["name"],
+            vote.json["models"]["b"]["name"]
+        );
+    }
+    let token = arena
+        .admin()
+        .post("/api/v1/admin/tokens", json!({"role": "researcher"}))
+        .await?;
+    let researcher = arena.voter().with_token(token.json["token"].as_str());
+    let export = researcher.get("/api/v1/export?conversations=false").await?;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.text);
+    let rows: Vec<Value> = export
+        .text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(rows.len(), 8, "{}\n{}", export.text, arena.logs());
+    assert_eq!(rows.len(), 8);
+    for row in rows {
+        let p = row["pair_probability"]
+            .as_f64()
+            .expect("pair probability stored");
+        assert!(p > 0.0 && p <= 1.0, "{row}");
+    }
+    Ok(())
+}

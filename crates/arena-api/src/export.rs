@@ -123,7 +123,12 @@ pub async fn write_dataset<W: Write + Send + 'static>(
             writer.write(&row)?;
             count += 1;
         }
-        Ok((writer.finish()?, count))
+        let mut sink = writer.finish()?;
+        // Hand the last chunk over here, on the blocking thread: the sink may
+        // be dropped on an async thread, where it must not block.
+        sink.flush()
+            .map_err(|source| DatasetError::Io { path: None, source })?;
+        Ok((sink, count))
     });
     let mut battles = storage.export_battles(request.filter.clone(), request.conversations);
     let produce = async {
@@ -208,6 +213,11 @@ impl Write for ChannelWriter {
 
 impl Drop for ChannelWriter {
     fn drop(&mut self) {
-        let _ = self.send();
+        // Never block in drop (it may run on an async thread): the normal path
+        // flushed already; this only saves a tail left by an error path.
+        if !self.buffer.is_empty() {
+            let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+            let _ = self.sender.try_send(Ok(chunk));
+        }
     }
 }

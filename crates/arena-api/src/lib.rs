@@ -63,10 +63,10 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.config().max_body_bytes;
     Router::new()
         .merge(with_voter)
-        .merge(routes::admin::router())
-        .merge(routes::leaderboard::router())
+        .merge(routes::admin::router().route_layer(middleware::from_fn(deadline)))
+        .merge(routes::leaderboard::router().route_layer(middleware::from_fn(deadline)))
         .merge(routes::export::router())
-        .merge(routes::system::router())
+        .merge(routes::system::router().route_layer(middleware::from_fn(deadline)))
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -100,6 +100,20 @@ pub fn app(state: AppState) -> Router {
             REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+}
+
+/// Longest time a non-streaming request may take before it is answered 503.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Middleware: answers a JSON 503 when a handler takes longer than
+/// [`REQUEST_DEADLINE`] (a stalled database, a client trickling its body), so
+/// that no request holds a connection forever. Streaming routes (battle
+/// events, exports) are exempt: their length is their purpose.
+pub async fn deadline(request: Request, next: middleware::Next) -> axum::response::Response {
+    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then
@@ -137,7 +151,10 @@ pub async fn serve(
 }
 
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    // Sweep often enough that a battle expires close to its deadline.
+    let every = (state.config().battle_expiry / 4)
+        .clamp(Duration::from_millis(250), Duration::from_secs(30));
+    let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         state.limits().prune();

@@ -56,12 +56,7 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
             .parse::<StreamingMode>()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let millis = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(Duration::from_millis)
-    };
+    let millis = |name: &str| env_number(name).map(Duration::from_millis);
     if let Some(pace) = millis("ARENA_DEMO_PACE_MS") {
         dispatch.demo_pace = pace;
     }
@@ -97,7 +92,9 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
         .or(file.trust_forwarded_for)
         .unwrap_or(false);
     config.secure_cookies = file.secure_cookies.unwrap_or(false);
-    if let Some(minutes) = file.battle_expiry_minutes {
+    if let Some(seconds) = env_number("ARENA_BATTLE_EXPIRY_SECS") {
+        config.battle_expiry = Duration::from_secs(seconds.max(1));
+    } else if let Some(minutes) = file.battle_expiry_minutes {
         config.battle_expiry = Duration::from_secs(minutes.max(1) * 60);
     }
 
@@ -142,6 +139,11 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
     arena_api::serve(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A non-negative integer from an environment variable, if set and valid.
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
 async fn wait_for_signal() {

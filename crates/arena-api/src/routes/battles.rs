@@ -30,12 +30,14 @@ use crate::{categories, sampling, validate};
 
 /// The battle router.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let bounded = Router::new()
         .route("/api/v1/battles", post(create_battle))
         .route("/api/v1/battles/{id}", get(get_battle))
-        .route("/api/v1/battles/{id}/events", get(battle_events_route))
         .route("/api/v1/battles/{id}/turns", post(add_turn))
         .route("/api/v1/battles/{id}/vote", post(vote))
+        .route_layer(axum::middleware::from_fn(crate::deadline));
+    // The event stream lives as long as the turn; it has no deadline.
+    bounded.route("/api/v1/battles/{id}/events", get(battle_events_route))
 }
 
 /// The client's address: the socket peer, or the first `X-Forwarded-For`
