@@ -377,6 +377,19 @@ async fn active_sampling_draws_valid_pairs_and_stores_their_probability() -> any
             .as_f64()
             .expect("pair probability stored");
         assert!(p > 0.0 && p <= 1.0, "{row}");
+        assert!(
+            row.get("conversation_a").is_none(),
+            "no conversations when asked: {row}"
+        );
     }
+    let full = researcher.get("/api/v1/export").await?;
+    let row: Value = serde_json::from_str(full.text.lines().next().expect("a row"))?;
+    assert_eq!(row["conversation_a"][0]["content"], "Compare these");
+    assert_eq!(row["conversation_a"][1]["role"], "assistant");
+    assert!(
+        row["style_tokens_a"].as_i64().expect("style features") > 0,
+        "{row}"
+    );
+    assert!(row["latency_b_ms"].is_i64(), "{row}");
     Ok(())
 }

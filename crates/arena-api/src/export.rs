@@ -33,8 +33,30 @@ pub fn extra_columns(categories: &[String], conversations: bool) -> Vec<String> 
     columns.push("pair_probability".into());
     if conversations {
         columns.extend(["latency_a_ms", "latency_b_ms", "tokens_a", "tokens_b"].map(String::from));
+        columns.extend(
+            STYLE_COLUMNS
+                .iter()
+                .flat_map(|c| [format!("{c}_a"), format!("{c}_b")]),
+        );
     }
     columns
+}
+
+/// Style features of each side's answers (FastChat's style-control inputs:
+/// length in tokens, markdown headers, list items, bold spans), so that
+/// researchers can fit style-controlled ratings without re-parsing answers.
+const STYLE_COLUMNS: [&str; 4] = ["style_tokens", "style_headers", "style_lists", "style_bold"];
+
+fn insert_style(row: &mut BattleRow, suffix: &str, answers: &str) {
+    let style = arena_rating::style_side_from_markdown(answers);
+    for (column, value) in
+        STYLE_COLUMNS
+            .iter()
+            .zip([style.tokens, style.headers, style.lists, style.bold])
+    {
+        row.extra
+            .insert(format!("{column}_{suffix}"), (value as i64).into());
+    }
 }
 
 /// One exported row.
@@ -78,6 +100,15 @@ pub fn to_row(
             tokens[0] += turn.a.tokens.unwrap_or(0);
             tokens[1] += turn.b.tokens.unwrap_or(0);
         }
+        let answers = |side: &[Message]| {
+            side.iter()
+                .filter(|m| m.role == "assistant")
+                .map(|m| m.content.as_str())
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        };
+        insert_style(&mut row, "a", &answers(&a));
+        insert_style(&mut row, "b", &answers(&b));
         row.conversation_a = Some(a);
         row.conversation_b = Some(b);
         row.extra.insert("latency_a_ms".into(), latency[0].into());

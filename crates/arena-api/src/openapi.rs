@@ -1,7 +1,10 @@
 //! The OpenAPI 3 document of every `/api` route, generated from the handlers'
 //! annotations so it cannot drift from the code.
 
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{admin, battles, export, leaderboard, system};
@@ -26,7 +29,7 @@ use crate::wire;
         wire::battles::RevealedModel, wire::battles::RevealedPair, wire::battles::BattleView, wire::battles::TurnView,
         wire::battles::AnswerView, ErrorBody, ErrorDetail,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorResponses, &Links),
 )]
 struct ApiDoc;
 
@@ -39,6 +42,110 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Gives every error response of every operation the one error body and a
+/// description, so that the document states the `{"error": {...}}` shape
+/// once instead of on each route (OpenAPI also requires a description on
+/// every response, which bare `(status = 404)` annotations lack).
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for (status, response) in &mut operation.responses.responses {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if response.description.is_empty() {
+                        response.description = describe(status).to_owned();
+                    }
+                    let is_error = status.starts_with('4') || status.starts_with('5');
+                    if is_error && response.content.is_empty() {
+                        response.content.insert(
+                            "application/json".to_owned(),
+                            RefOr::T(Content::new(Some(Ref::from_schema_name("ErrorBody")))),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every operation of a path item.
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// The default description of a response, after the contract's error rules.
+fn describe(status: &str) -> &'static str {
+    match status {
+        "200" => "Success.",
+        "201" => "Created.",
+        "204" => "Done; no body.",
+        "400" => "Malformed request: bad JSON syntax or a missing JSON content type.",
+        "401" => "A valid bearer token is required.",
+        "403" => "Not allowed: the battle belongs to another voter, or the token lacks the role.",
+        "404" => "Unknown id or category.",
+        "409" => "State conflict; `error.code` says which.",
+        "413" => "The request body is too large.",
+        "422" => "Well-formed but invalid input.",
+        "429" => "Too many requests; see `Retry-After`.",
+        "503" => "The database is unavailable or the request took too long; try again.",
+        _ => "See the error body.",
+    }
+}
+
+/// OpenAPI links from the responses that create a resource to the operations
+/// that use its id, so that clients and stateful fuzzers can follow them.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let follow = [
+            (
+                "/api/v1/battles",
+                "201",
+                "/battle_id",
+                &["get_battle", "battle_events_route", "add_turn", "vote"][..],
+            ),
+            (
+                "/api/v1/admin/models",
+                "201",
+                "/id",
+                &["get_model", "update_model", "retire_model"][..],
+            ),
+        ];
+        for (path, status, pointer, targets) in follow {
+            let Some(item) = openapi.paths.paths.get_mut(path) else {
+                continue;
+            };
+            let Some(RefOr::T(response)) = item
+                .post
+                .as_mut()
+                .and_then(|op| op.responses.responses.get_mut(status))
+            else {
+                continue;
+            };
+            for target in targets {
+                let link = LinkBuilder::new()
+                    .operation_id(*target)
+                    .parameter("id", format!("$response.body#{pointer}"))
+                    .build();
+                response.links.insert((*target).to_owned(), RefOr::T(link));
+            }
+        }
     }
 }
 

@@ -68,7 +68,8 @@ pub fn model_view(state: &AppState, model: Model) -> ModelView {
 
 /// Register a model.
 #[utoipa::path(post, path = "/api/v1/admin/models", tag = "admin", request_body = CreateModel,
-    responses((status = 201, body = ModelView), (status = 401), (status = 409), (status = 422)),
+    responses((status = 201, body = ModelView), (status = 400), (status = 401), (status = 403), (status = 409),
+        (status = 413), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create_model(
     _: Admin,
@@ -96,7 +97,7 @@ pub async fn create_model(
 
 /// List every model.
 #[utoipa::path(get, path = "/api/v1/admin/models", tag = "admin",
-    responses((status = 200, body = ModelList), (status = 401)), security(("bearer" = [])))]
+    responses((status = 200, body = ModelList), (status = 401), (status = 403)), security(("bearer" = [])))]
 pub async fn list_models(
     _: Admin,
     State(state): State<AppState>,
@@ -109,7 +110,7 @@ pub async fn list_models(
 
 /// One model.
 #[utoipa::path(get, path = "/api/v1/admin/models/{id}", tag = "admin",
-    params(("id" = Uuid, Path)), responses((status = 200, body = ModelView), (status = 401), (status = 404)),
+    params(("id" = Uuid, Path)), responses((status = 200, body = ModelView), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_model(
     _: Admin,
@@ -123,7 +124,8 @@ pub async fn get_model(
 /// Change any field of a model (enable/disable, weight, key rotation, ...).
 #[utoipa::path(patch, path = "/api/v1/admin/models/{id}", tag = "admin", request_body = PatchModel,
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = ModelView), (status = 401), (status = 404), (status = 409), (status = 422)),
+    responses((status = 200, body = ModelView), (status = 400), (status = 401), (status = 403), (status = 404),
+        (status = 409), (status = 413), (status = 422)),
     security(("bearer" = [])))]
 pub async fn update_model(
     _: Admin,
@@ -179,7 +181,7 @@ pub async fn update_model(
 
 /// Retire a model: never sampled again, kept on the leaderboard as deprecated.
 #[utoipa::path(delete, path = "/api/v1/admin/models/{id}", tag = "admin",
-    params(("id" = Uuid, Path)), responses((status = 204), (status = 401), (status = 404)),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn retire_model(
     _: Admin,
@@ -193,7 +195,8 @@ pub async fn retire_model(
 
 /// Create an access token (shown once).
 #[utoipa::path(post, path = "/api/v1/admin/tokens", tag = "admin", request_body = CreateToken,
-    responses((status = 201, body = NewToken), (status = 401), (status = 422)), security(("bearer" = [])))]
+    responses((status = 201, body = NewToken), (status = 400), (status = 401), (status = 403), (status = 413),
+        (status = 422)), security(("bearer" = [])))]
 pub async fn create_token(
     _: Admin,
     State(state): State<AppState>,
@@ -221,7 +224,7 @@ pub async fn create_token(
 
 /// Voters flagged as anomalous; their votes are kept but not counted.
 #[utoipa::path(get, path = "/api/v1/admin/flagged-voters", tag = "admin",
-    responses((status = 200, body = FlaggedVoterList), (status = 401)), security(("bearer" = [])))]
+    responses((status = 200, body = FlaggedVoterList), (status = 401), (status = 403)), security(("bearer" = [])))]
 pub async fn flagged_voters(
     _: Admin,
     State(state): State<AppState>,

@@ -174,7 +174,8 @@ pub async fn battle_events_route(
 /// Continue the battle with another prompt (before the vote).
 #[utoipa::path(post, path = "/api/v1/battles/{id}/turns", tag = "battles", request_body = PromptBody,
     params(("id" = Uuid, Path)),
-    responses((status = 201, body = BattleCreated), (status = 403), (status = 404), (status = 409), (status = 422), (status = 429)))]
+    responses((status = 201, body = BattleCreated), (status = 400), (status = 403), (status = 404), (status = 409), (status = 413),
+        (status = 422), (status = 429)))]
 pub async fn add_turn(
     State(state): State<AppState>,
     voter: Voter,
@@ -291,7 +292,8 @@ async fn reveal(state: &AppState, battle: &Battle) -> ApiResult<RevealedPair> {
 /// Vote; the answer reveals both models.
 #[utoipa::path(post, path = "/api/v1/battles/{id}/vote", tag = "battles", request_body = VoteBody,
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = VoteResult), (status = 403), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, body = VoteResult), (status = 400), (status = 403), (status = 404), (status = 409), (status = 413),
+        (status = 422)))]
 pub async fn vote(
     State(state): State<AppState>,
     voter: Voter,

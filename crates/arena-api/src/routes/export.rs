@@ -55,7 +55,9 @@ fn time(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
 
 /// Export the vote dataset (voted blind battles that count for the leaderboard).
 #[utoipa::path(get, path = "/api/v1/export", tag = "research", params(ExportQuery),
-    responses((status = 200, description = "the dataset, streamed"), (status = 401), (status = 422)),
+    responses((status = 200, description = "the dataset, streamed, in the requested format", content(
+        ("application/x-ndjson"), ("text/csv"), ("application/vnd.apache.parquet"))),
+        (status = 401), (status = 422)),
     security(("bearer" = [])))]
 pub async fn export(
     _: Researcher,
