@@ -1,14 +1,20 @@
 //! The live leaderboard: counts kept in memory, updated in place by each vote
 //! on this instance, and refitted (warm-started) only when read after a
-//! change. The whole state is reloaded from the database when it is older
-//! than `leaderboard_max_age`, which picks up votes cast through other
-//! instances and voters flagged since.
+//! change.
+//!
+//! Votes cast through other instances are picked up incrementally: when the
+//! counts are older than `leaderboard_max_age`, the votes with an id above
+//! `last_id − CATCH_UP_WINDOW` are read and those not yet counted are added.
+//! The window covers ids handed out before `last_id` but committed after it
+//! was read (PostgreSQL assigns ids at insert, not at commit). A full reload
+//! every `FULL_RELOAD_EVERY`, or after a voter is flagged, makes the counts
+//! exact again whatever happened.
 //!
 //! Excluded votes (identity leaks, flagged voters, unvoted or failed
 //! battles) never enter: the storage query that loads the counts applies the
 //! same rules as the export, and `on_vote` skips leaked battles.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,8 +59,20 @@ struct Counts {
     by_category: HashMap<u32, Comparisons>,
     fits: HashMap<Option<u32>, BtFit>,
     computed: HashMap<(RatingMethod, Option<u32>), Arc<Leaderboard>>,
-    loaded_at: Option<Instant>,
+    /// When the counts were last brought up to date with the database.
+    synced_at: Option<Instant>,
+    /// When the counts were last rebuilt from scratch.
+    full_at: Option<Instant>,
+    /// Highest vote id counted.
+    last_id: i64,
+    /// Ids counted within the catch-up window, to skip on the next read.
+    recent: HashSet<i64>,
 }
+
+/// How far below the highest counted id a catch-up reads again.
+const CATCH_UP_WINDOW: i64 = 10_000;
+/// Longest time between two full rebuilds of the counts.
+const FULL_RELOAD_EVERY: Duration = Duration::from_secs(600);
 
 impl Counts {
     fn intern(&mut self, name: &str) -> u32 {
@@ -75,6 +93,29 @@ impl Counts {
         self.category_names.push(name.to_owned());
         self.category_index.insert(name.to_owned(), i);
         i
+    }
+
+    /// Counts a vote unless it was already counted; false when it was.
+    fn add_once(
+        &mut self,
+        id: i64,
+        model_a: &str,
+        model_b: &str,
+        winner: Winner,
+        categories: &[String],
+    ) -> bool {
+        if id <= self.last_id - CATCH_UP_WINDOW || !self.recent.insert(id) {
+            return false;
+        }
+        self.last_id = self.last_id.max(id);
+        self.add(model_a, model_b, winner, categories);
+        true
+    }
+
+    /// Forgets ids that fell out of the catch-up window.
+    fn prune_recent(&mut self) {
+        let floor = self.last_id - CATCH_UP_WINDOW;
+        self.recent.retain(|&id| id > floor);
     }
 
     fn add(&mut self, model_a: &str, model_b: &str, winner: Winner, categories: &[String]) {
@@ -100,6 +141,8 @@ impl Counts {
 
 /// A vote just committed, as the cache needs it.
 pub struct CastVote<'a> {
+    /// The stored vote's id.
+    pub id: i64,
     /// The voter hash.
     pub voter: &'a str,
     /// Side A's model name.
@@ -146,20 +189,47 @@ impl LeaderboardCache {
         state: &AppState,
     ) -> ApiResult<tokio::sync::MutexGuard<'a, Counts>> {
         let mut counts = self.counts.lock().await;
-        let stale = counts
-            .loaded_at
+        let full_due = counts
+            .full_at
+            .is_none_or(|at| at.elapsed() >= FULL_RELOAD_EVERY);
+        let sync_due = counts
+            .synced_at
             .is_none_or(|at| at.elapsed() >= self.max_age);
-        if stale {
+        if full_due {
             let mut next = Counts::default();
             let mut votes = state.storage().counted_votes(VoteFilter::default());
             while let Some(vote) = votes.try_next().await? {
-                next.add(&vote.model_a, &vote.model_b, vote.winner, &vote.categories);
+                next.add_once(
+                    vote.id,
+                    &vote.model_a,
+                    &vote.model_b,
+                    vote.winner,
+                    &vote.categories,
+                );
             }
+            next.prune_recent();
             // Keep the previous fits as warm starts.
             next.fits = std::mem::take(&mut counts.fits);
-            next.computed.clear();
-            next.loaded_at = Some(Instant::now());
+            next.full_at = Some(Instant::now());
+            next.synced_at = next.full_at;
             *counts = next;
+        } else if sync_due {
+            let filter = VoteFilter {
+                after_id: Some(counts.last_id - CATCH_UP_WINDOW),
+                ..VoteFilter::default()
+            };
+            let mut votes = state.storage().counted_votes(filter);
+            while let Some(vote) = votes.try_next().await? {
+                counts.add_once(
+                    vote.id,
+                    &vote.model_a,
+                    &vote.model_b,
+                    vote.winner,
+                    &vote.categories,
+                );
+            }
+            counts.prune_recent();
+            counts.synced_at = Some(Instant::now());
         }
         Ok(counts)
     }
@@ -269,6 +339,7 @@ impl LeaderboardCache {
     /// Folds a new vote in and runs the anomalous-voter test.
     pub async fn on_vote(&self, state: &AppState, vote: CastVote<'_>) {
         let CastVote {
+            id,
             voter,
             model_a,
             model_b,
@@ -301,9 +372,10 @@ impl LeaderboardCache {
             {
                 tracing::error!(%error, "could not flag a voter");
             }
-            counts.loaded_at = None;
-        } else if counts.loaded_at.is_some() {
-            counts.add(model_a, model_b, winner, categories);
+            // Their earlier votes stop counting too: rebuild from scratch.
+            counts.full_at = None;
+        } else if counts.full_at.is_some() {
+            counts.add_once(id, model_a, model_b, winner, categories);
         }
     }
 

@@ -94,7 +94,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<BattleState>;
     /// Records the vote, atomically with the state change. Errors with
     /// [`StorageError::Battle`] when the battle is not ready or already voted.
-    async fn record_vote(&self, id: Uuid, winner: Winner, voter: &str, now_ms: i64) -> Result<()>;
+    /// Returns the vote's id.
+    async fn record_vote(&self, id: Uuid, winner: Winner, voter: &str, now_ms: i64) -> Result<i64>;
     /// Marks battles untouched since `before_ms` and still unvoted as expired
     /// (also those left generating by a crashed instance); returns how many.
     async fn expire_battles(&self, before_ms: i64, now_ms: i64) -> Result<u64>;

@@ -562,7 +562,7 @@ macro_rules! impl_storage {
                     rows::battle_state(&state)
                 }
 
-                async fn record_vote(&self, id: Uuid, winner: Winner, voter: &str, now_ms: i64) -> Result<()> {
+                async fn record_vote(&self, id: Uuid, winner: Winner, voter: &str, now_ms: i64) -> Result<i64> {
                     let mut tx = self.pool.begin().await?;
                     let moved = sqlx::query("UPDATE battles SET state = 'voted', updated_at = $2 WHERE id = $1 AND state = 'ready'")
                         .bind(id)
@@ -572,23 +572,24 @@ macro_rules! impl_storage {
                     if moved.rows_affected() == 0 {
                         return Err(Self::battle_conflict(&mut *tx, id).await);
                     }
-                    let inserted = sqlx::query("INSERT INTO votes (battle_id, winner, voter, created_at) VALUES ($1, $2, $3, $4)")
-                        .bind(id)
-                        .bind(winner.as_str())
-                        .bind(voter)
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await;
-                    match inserted {
-                        Ok(_) => {}
+                    let inserted: std::result::Result<i64, sqlx::Error> =
+                        sqlx::query_scalar("INSERT INTO votes (battle_id, winner, voter, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                            .bind(id)
+                            .bind(winner.as_str())
+                            .bind(voter)
+                            .bind(now_ms)
+                            .fetch_one(&mut *tx)
+                            .await;
+                    let vote_id = match inserted {
+                        Ok(vote_id) => vote_id,
                         // The unique index is the final judge of one vote per battle.
                         Err(error) if violated_constraint(&error).is_some() => {
                             return Err(StorageError::Battle(BattleConflict::AlreadyVoted));
                         }
                         Err(error) => return Err(error.into()),
-                    }
+                    };
                     tx.commit().await?;
-                    Ok(())
+                    Ok(vote_id)
                 }
 
                 async fn expire_battles(&self, before_ms: i64, now_ms: i64) -> Result<u64> {
@@ -605,21 +606,23 @@ macro_rules! impl_storage {
                 fn counted_votes(&self, filter: VoteFilter) -> BoxStream<'_, Result<CountedVote>> {
                     let category = filter.category.clone();
                     sqlx::query(
-                        "SELECT ma.name AS model_a, mb.name AS model_b, v.winner, b.categories, b.pair_probability \
+                        "SELECT v.id AS vote_id, ma.name AS model_a, mb.name AS model_b, v.winner, b.categories, b.pair_probability \
                          FROM votes v JOIN battles b ON b.id = v.battle_id \
                          JOIN models ma ON ma.id = b.model_a JOIN models mb ON mb.id = b.model_b \
-                         WHERE b.identity_leak = false AND v.created_at >= $1 AND v.created_at < $2 \
+                         WHERE b.identity_leak = false AND v.created_at >= $1 AND v.created_at < $2 AND v.id > $3 \
                          AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter) \
                          ORDER BY v.id",
                     )
                     .bind(filter.since_ms.unwrap_or(i64::MIN))
                     .bind(filter.until_ms.unwrap_or(i64::MAX))
+                    .bind(filter.after_id.unwrap_or(i64::MIN))
                     .fetch(&self.pool)
                     .map_err(StorageError::from)
                     .and_then(|row| async move {
                         let categories: Json<Vec<String>> = row.try_get("categories")?;
                         let winner: String = row.try_get("winner")?;
                         Ok(CountedVote {
+                            id: row.try_get("vote_id")?,
                             model_a: row.try_get("model_a")?,
                             model_b: row.try_get("model_b")?,
                             winner: rows::winner(&winner)?,

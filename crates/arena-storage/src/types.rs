@@ -398,6 +398,8 @@ pub struct SideOutcome {
 /// A vote that counts for the leaderboard, with what the rating needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountedVote {
+    /// The vote's id (increasing in insertion order).
+    pub id: i64,
     /// Name of the model on side A.
     pub model_a: String,
     /// Name of the model on side B.
@@ -438,6 +440,8 @@ pub struct VoteFilter {
     pub until_ms: Option<i64>,
     /// Only battles tagged with this category.
     pub category: Option<String>,
+    /// Only votes whose id is greater (incremental reloads).
+    pub after_id: Option<i64>,
 }
 
 /// One voted battle as exported: the vote, both model names and, optionally,

@@ -57,6 +57,7 @@ pub async fn export(args: ExportArgs, file: &FileSettings) -> anyhow::Result<()>
         since_ms: time("--since", args.since.as_deref())?,
         until_ms: time("--until", args.until.as_deref())?,
         category: args.category.clone(),
+        ..VoteFilter::default()
     };
     let conversations = !args.no_conversations;
     let out = BufWriter::with_capacity(

@@ -301,7 +301,7 @@ pub async fn vote(
     Json(body): Json<VoteBody>,
 ) -> ApiResult<axum::Json<VoteResult>> {
     let battle = owned_battle(&state, id, &voter).await?;
-    state
+    let vote_id = state
         .storage()
         .record_vote(id, body.winner, &voter.0, now_ms())
         .await?;
@@ -312,6 +312,7 @@ pub async fn vote(
         .on_vote(
             &state,
             CastVote {
+                id: vote_id,
                 voter: &voter.0,
                 model_a: &models.a.name,
                 model_b: &models.b.name,

@@ -78,6 +78,7 @@ pub async fn export(
         since_ms: time("since", query.since.as_deref())?,
         until_ms: time("until", query.until.as_deref())?,
         category: query.category.filter(|c| !c.is_empty()),
+        ..VoteFilter::default()
     };
     let request = ExportRequest {
         format,
