@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Arena, TestDb};
+use crate::support::{Arena, ServeOptions, TestDb};
 
 fn model_body(name: &str) -> serde_json::Value {
     json!({
@@ -91,14 +91,7 @@ async fn every_admin_route_refuses_missing_wrong_and_researcher_tokens() -> anyh
 #[tokio::test]
 async fn models_are_registered_listed_patched_and_retired() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(
-        &db,
-        crate::support::ServeOptions {
-            demo: false,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let arena = Arena::start_with(&db, ServeOptions::without_demo()).await?;
     let admin = arena.admin();
 
     let created = admin
@@ -190,14 +183,7 @@ async fn models_are_registered_listed_patched_and_retired() -> anyhow::Result<()
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_json_error() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(
-        &db,
-        crate::support::ServeOptions {
-            demo: false,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let arena = Arena::start_with(&db, ServeOptions::without_demo()).await?;
     let admin = arena.admin();
     let path = "/api/v1/admin/models";
     let cases: Vec<(&str, String, StatusCode)> = vec![
@@ -242,25 +228,11 @@ async fn bad_input_gets_a_clear_4xx_json_error() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_registered_model_survives_a_restart() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let mut arena = Arena::start_with(
-        &db,
-        crate::support::ServeOptions {
-            demo: false,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let mut arena = Arena::start_with(&db, ServeOptions::without_demo()).await?;
     let id = arena.admin().register(model_body("persistent")).await?;
     let status = arena.stop().await?;
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
-    let arena = Arena::start_with(
-        &db,
-        crate::support::ServeOptions {
-            demo: false,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let arena = Arena::start_with(&db, ServeOptions::without_demo()).await?;
     let model = arena
         .admin()
         .get(&format!("/api/v1/admin/models/{id}"))
@@ -274,14 +246,7 @@ async fn a_registered_model_survives_a_restart() -> anyhow::Result<()> {
 #[tokio::test]
 async fn api_keys_never_appear_in_responses_logs_or_metrics() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(
-        &db,
-        crate::support::ServeOptions {
-            demo: false,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let arena = Arena::start_with(&db, ServeOptions::without_demo()).await?;
     let admin = arena.admin();
     let first_key = "sk-FIRST-secret-0123456789";
     let second_key = "sk-SECOND-secret-9876543210";

@@ -12,10 +12,7 @@ use crate::support::{Arena, Client, ServeOptions, TestDb};
 #[tokio::test]
 async fn acknowledged_votes_survive_sigkill_under_concurrent_voting() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
-    let options = ServeOptions {
-        demo_pace_ms: 0,
-        ..Default::default()
-    };
+    let options = ServeOptions::instant();
     let mut arena = Arena::start_with(&db, options.clone()).await?;
     // Each worker is its own voter; it records every battle whose vote got a 200.
     let acknowledged: Arc<Mutex<Vec<(Client, String)>>> = Arc::default();

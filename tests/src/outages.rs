@@ -32,14 +32,7 @@ async fn postgres_going_away_gives_503_and_the_server_recovers_without_restart()
         return Ok(());
     }
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(
-        &db,
-        ServeOptions {
-            demo_pace_ms: 0,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let arena = Arena::start_with(&db, ServeOptions::instant()).await?;
     let voter = arena.voter();
     let (before, _) = voter.full_battle("before the outage").await?;
     let vote = voter
@@ -120,14 +113,7 @@ async fn a_locked_sqlite_file_delays_writes_instead_of_failing_them() -> anyhow:
         return Ok(());
     }
     let db = TestDb::new().await?;
-    let arena = Arena::start_with(
-        &db,
-        ServeOptions {
-            demo_pace_ms: 0,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let arena = Arena::start_with(&db, ServeOptions::instant()).await?;
     let voter = arena.voter();
     let (id, _) = voter.full_battle("lock me out").await?;
 

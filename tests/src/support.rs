@@ -179,6 +179,24 @@ impl Default for ServeOptions {
     }
 }
 
+impl ServeOptions {
+    /// No demo models: the test registers its own.
+    pub fn without_demo() -> Self {
+        Self {
+            demo: false,
+            ..Self::default()
+        }
+    }
+
+    /// Demo models that answer at once.
+    pub fn instant() -> Self {
+        Self {
+            demo_pace_ms: 0,
+            ..Self::default()
+        }
+    }
+}
+
 impl Arena {
     pub async fn start(db: &TestDb) -> Result<Self> {
         Self::start_with(db, ServeOptions::default()).await

@@ -395,6 +395,22 @@ pub struct SideOutcome {
     pub identity_leak: bool,
 }
 
+impl SideOutcome {
+    /// A failed side: `error` is the failure kind (snake_case), never
+    /// upstream detail.
+    pub fn failed(side: Side, text: String, error: &str, identity_leak: bool) -> Self {
+        SideOutcome {
+            side,
+            text,
+            status: SideStatus::Failed,
+            error: Some(error.to_owned()),
+            latency_ms: None,
+            tokens: None,
+            identity_leak,
+        }
+    }
+}
+
 /// A vote that counts for the leaderboard, with what the rating needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountedVote {

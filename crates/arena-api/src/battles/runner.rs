@@ -162,25 +162,14 @@ async fn run_turn(state: AppState, job: TurnJob) {
                 metrics::counter!("arena_backend_failures_total", "kind" => failure.kind.as_str())
                     .increment(1);
                 tracing::warn!(%battle_id, turn, side = side.as_str(), model_id = %model.id, kind = failure.kind.as_str(), detail = %failure.detail, "backend failed");
-                let outcome = SideOutcome {
+                let message = failure.kind.voter_message();
+                let outcome = SideOutcome::failed(
                     side,
-                    text: stats.answer,
-                    status: SideStatus::Failed,
-                    error: Some(failure.kind.as_str().to_owned()),
-                    latency_ms: None,
-                    tokens: None,
-                    identity_leak: stats.identity_leak,
-                };
-                finish(&state, battle_id, turn, outcome).await;
-                let message = failure.kind.voter_message().to_owned();
-                state.hub().publish(
-                    battle_id,
-                    BattleEvent::Error {
-                        turn,
-                        side,
-                        message,
-                    },
+                    stats.answer,
+                    failure.kind.as_str(),
+                    stats.identity_leak,
                 );
+                fail_side(&state, battle_id, turn, outcome, message).await;
             }
         }
     }
@@ -188,30 +177,36 @@ async fn run_turn(state: AppState, job: TurnJob) {
     // leaving the battle generating forever.
     for side in Side::BOTH {
         if open[index(side)] {
-            let outcome = SideOutcome {
-                side,
-                text: std::mem::take(&mut partial[index(side)]),
-                status: SideStatus::Failed,
-                error: Some("cancelled".into()),
-                latency_ms: None,
-                tokens: None,
-                identity_leak: false,
-            };
-            finish(&state, battle_id, turn, outcome).await;
-            let message = "The answer was interrupted. Please start a new battle.".to_owned();
-            state.hub().publish(
+            let text = std::mem::take(&mut partial[index(side)]);
+            let message = "The answer was interrupted. Please start a new battle.";
+            fail_side(
+                &state,
                 battle_id,
-                BattleEvent::Error {
-                    turn,
-                    side,
-                    message,
-                },
-            );
+                turn,
+                SideOutcome::failed(side, text, "cancelled", false),
+                message,
+            )
+            .await;
         }
     }
     state.hub().publish(battle_id, BattleEvent::End { turn });
     watcher.abort();
     tracing::debug!(%battle_id, turn, elapsed_ms = started.elapsed().as_millis() as u64, "turn finished");
+}
+
+/// Records a failed side and tells the voter, in words that name no model.
+async fn fail_side(state: &AppState, battle: Uuid, turn: u32, outcome: SideOutcome, message: &str) {
+    let side = outcome.side;
+    finish(state, battle, turn, outcome).await;
+    let message = message.to_owned();
+    state.hub().publish(
+        battle,
+        BattleEvent::Error {
+            turn,
+            side,
+            message,
+        },
+    );
 }
 
 fn index(side: Side) -> usize {

@@ -4,10 +4,9 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::Extension;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
@@ -42,22 +41,32 @@ pub fn router() -> Router<AppState> {
 
 /// The client's address: the socket peer, or the first `X-Forwarded-For`
 /// hop when the server is configured to trust its proxy.
-fn client_address(
-    state: &AppState,
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-) -> Option<IpAddr> {
-    if state.config().trust_forwarded_for {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if forwarded.is_some() {
-            return forwarded;
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip());
+        if state.config().trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok());
+            if forwarded.is_some() {
+                return Ok(ClientAddress(forwarded));
+            }
         }
+        Ok(ClientAddress(peer))
     }
-    peer.map(|p| p.ip())
 }
 
 /// Loads a battle and checks that it belongs to the voter.
@@ -87,19 +96,11 @@ async fn candidates(state: &AppState) -> ApiResult<Vec<Model>> {
 pub async fn create_battle(
     State(state): State<AppState>,
     voter: Voter,
-    headers: HeaderMap,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    address: ClientAddress,
     Json(body): Json<PromptBody>,
 ) -> ApiResult<impl IntoResponse> {
     let prompt = validate::prompt(&body.prompt, state.config().max_prompt_chars)?;
-    state.limits().check(
-        &voter.0,
-        client_address(
-            &state,
-            &headers,
-            peer.map(|Extension(ConnectInfo(address))| address),
-        ),
-    )?;
+    state.limits().check(&voter.0, address.0)?;
     let models = candidates(&state).await?;
     let pairs = match state.config().sampling {
         sampling::SamplingMode::Weighted => sampling::weighted_pairs(&models),
@@ -179,21 +180,13 @@ pub async fn battle_events_route(
 pub async fn add_turn(
     State(state): State<AppState>,
     voter: Voter,
-    headers: HeaderMap,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    address: ClientAddress,
     Path(id): Path<Uuid>,
     Json(body): Json<PromptBody>,
 ) -> ApiResult<impl IntoResponse> {
     let prompt = validate::prompt(&body.prompt, state.config().max_prompt_chars)?;
     let battle = owned_battle(&state, id, &voter).await?;
-    state.limits().check(
-        &voter.0,
-        client_address(
-            &state,
-            &headers,
-            peer.map(|Extension(ConnectInfo(address))| address),
-        ),
-    )?;
+    state.limits().check(&voter.0, address.0)?;
     let model_a = state.storage().get_model(battle.model_a).await?;
     let model_b = state.storage().get_model(battle.model_b).await?;
     let turn = state.storage().add_turn(id, &prompt, now_ms()).await?;
