@@ -155,3 +155,32 @@ async fn serve_generates_and_prints_an_admin_token_when_unset() -> anyhow::Resul
     assert_eq!(list.status, StatusCode::OK);
     Ok(())
 }
+
+#[tokio::test]
+async fn metrics_are_served_without_a_token_on_the_metrics_address() -> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let options = crate::support::ServeOptions {
+        extra_args: vec!["--metrics-addr".into(), "127.0.0.1:0".into()],
+        ..Default::default()
+    };
+    let arena = Arena::start_with(&db, options).await?;
+    let logs = arena.logs();
+    let url = logs
+        .lines()
+        .find_map(|l| l.strip_prefix("metrics on "))
+        .expect("the metrics address is printed")
+        .trim()
+        .to_owned();
+    arena.voter().get("/healthz").await?;
+    let body = reqwest::get(&url).await?;
+    assert_eq!(body.status(), StatusCode::OK);
+    let text = body.text().await?;
+    assert!(text.contains("arena_http_requests_total"), "{text}");
+    assert!(!text.contains(crate::support::ADMIN_TOKEN));
+    // The main address still requires the admin token.
+    assert_eq!(
+        arena.voter().get("/metrics").await?.status,
+        StatusCode::UNAUTHORIZED
+    );
+    Ok(())
+}

@@ -124,7 +124,9 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
         let metrics_listener = TcpListener::bind(metrics_addr)
             .await
             .with_context(|| format!("binding {metrics_addr}"))?;
-        tracing::info!(%metrics_addr, "metrics listening");
+        let metrics_local = metrics_listener.local_addr()?;
+        tracing::info!(addr = %metrics_local, "metrics listening");
+        eprintln!("metrics on http://{metrics_local}/metrics");
         tokio::spawn(arena_api::serve_metrics(metrics_listener));
     }
     tracing::info!(addr = %local, database = %settings::redact_url(&database_url), backend = storage.backend(), "arena listening");
