@@ -262,11 +262,11 @@ impl LeaderboardCache {
             }
         };
         let models = state
-            .storage()
-            .list_models()
+            .registry()
+            .all(state.storage())
             .await?
-            .into_iter()
-            .map(|m| (m.name.clone(), m))
+            .iter()
+            .map(|m| (m.name.clone(), m.clone()))
             .collect();
         Ok(LiveLeaderboard { ratings, models })
     }

@@ -18,6 +18,7 @@ pub mod leaderboard;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod registry;
 pub mod routes;
 pub mod sampling;
 pub mod state;
@@ -158,6 +159,7 @@ async fn housekeeping(state: AppState) {
     loop {
         tick.tick().await;
         state.limits().prune();
+        metrics::upkeep();
         let expiry = i64::try_from(state.config().battle_expiry.as_millis()).unwrap_or(i64::MAX);
         let now = state::now_ms();
         match state

@@ -71,6 +71,7 @@ struct Inner {
     limits: RateLimits,
     shutdown: watch::Receiver<bool>,
     tasks: tokio_util::task::TaskTracker,
+    registry: crate::registry::ModelRegistry,
 }
 
 /// Everything a handler may need. Cloning is an `Arc` increment.
@@ -102,6 +103,7 @@ impl AppState {
             limits,
             shutdown,
             tasks: tokio_util::task::TaskTracker::new(),
+            registry: crate::registry::ModelRegistry::default(),
             config,
         }))
     }
@@ -155,6 +157,11 @@ impl AppState {
     /// records its final state before the process exits.
     pub fn tasks(&self) -> &tokio_util::task::TaskTracker {
         &self.0.tasks
+    }
+
+    /// The cached model registry.
+    pub fn registry(&self) -> &crate::registry::ModelRegistry {
+        &self.0.registry
     }
 
     /// Turns true when the server is shutting down.

@@ -73,6 +73,9 @@ pub trait Storage: Send + Sync + 'static {
     async fn create_battle(&self, battle: NewBattle) -> Result<()>;
     /// Reads a battle with its turns and vote.
     async fn get_battle(&self, id: Uuid) -> Result<Battle>;
+    /// Reads a battle and its vote without the turns (`turns` is empty):
+    /// enough to check ownership and state.
+    async fn get_battle_head(&self, id: Uuid) -> Result<Battle>;
     /// Adds the next turn to a ready, unvoted battle; returns its number.
     async fn add_turn(&self, id: Uuid, prompt: &str, now_ms: i64) -> Result<u32>;
     /// Saves the text streamed so far on one side (for replay on other instances).

@@ -9,7 +9,11 @@ use crate::error::Result;
 
 /// Storage on a PostgreSQL database.
 pub(crate) struct PgStore {
+    /// Connections for reads.
     pub(crate) pool: PgPool,
+    /// Connections for writes: the same pool (PostgreSQL has row locks, so
+    /// writers need no queue of their own).
+    pub(crate) writer: PgPool,
 }
 
 impl PgStore {
@@ -22,7 +26,10 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+        })
     }
 
     pub(crate) fn migrator() -> sqlx::migrate::Migrator {

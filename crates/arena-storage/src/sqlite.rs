@@ -14,10 +14,19 @@ use crate::error::Result;
 /// WAL lets readers proceed while one writer commits; `synchronous = NORMAL`
 /// in WAL mode keeps every commit durable across a crash of the process
 /// (SIGKILL included) and loses at most the last commits on power loss, the
-/// trade-off most embedded servers make. `busy_timeout` makes concurrent
-/// writers wait for the lock instead of failing.
+/// trade-off most embedded servers make.
+///
+/// SQLite admits one writer at a time. Rather than letting several
+/// connections race for the write lock (losers sleep in SQLite's busy handler
+/// and retry), every write goes through a pool of exactly one connection, so
+/// writers queue in order inside the process; reads use a separate pool and
+/// run in parallel thanks to WAL. `busy_timeout` still covers writers in
+/// other processes (`arena import`, a backup).
 pub(crate) struct SqliteStore {
+    /// Read connections.
     pub(crate) pool: SqlitePool,
+    /// The single write connection.
+    pub(crate) writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -30,12 +39,18 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // The writer connects first so that it creates the file and turns WAL on.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
     pub(crate) fn migrator() -> sqlx::migrate::Migrator {

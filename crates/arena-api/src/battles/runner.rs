@@ -104,6 +104,9 @@ async fn run_turn(state: AppState, job: TurnJob) {
     let mut partial = [String::new(), String::new()];
     let mut last_save = Instant::now();
     let mut open = [true, true];
+    // Commits run beside the event loop so that one side's commit never
+    // holds back the other side's text; each publishes its event once done.
+    let mut commits = Vec::with_capacity(2);
     while let Some(event) = events.recv().await {
         match event {
             TurnEvent::Delta { side, text } => {
@@ -144,10 +147,14 @@ async fn run_turn(state: AppState, job: TurnJob) {
                 if stats.identity_leak {
                     tracing::info!(%battle_id, turn, side = side.as_str(), "answer names a model; vote will not count");
                 }
-                finish(&state, battle_id, turn, outcome).await;
-                state
-                    .hub()
-                    .publish(battle_id, BattleEvent::Done { turn, side });
+                let done = BattleEvent::Done { turn, side };
+                commits.push(tokio::spawn(commit_then_publish(
+                    state.clone(),
+                    battle_id,
+                    turn,
+                    outcome,
+                    done,
+                )));
             }
             TurnEvent::Failed {
                 side,
@@ -169,7 +176,13 @@ async fn run_turn(state: AppState, job: TurnJob) {
                     failure.kind.as_str(),
                     stats.identity_leak,
                 );
-                fail_side(&state, battle_id, turn, outcome, message).await;
+                commits.push(tokio::spawn(fail_side(
+                    state.clone(),
+                    battle_id,
+                    turn,
+                    outcome,
+                    message,
+                )));
             }
         }
     }
@@ -179,15 +192,19 @@ async fn run_turn(state: AppState, job: TurnJob) {
         if open[index(side)] {
             let text = std::mem::take(&mut partial[index(side)]);
             let message = "The answer was interrupted. Please start a new battle.";
-            fail_side(
-                &state,
+            let outcome = SideOutcome::failed(side, text, "cancelled", false);
+            commits.push(tokio::spawn(fail_side(
+                state.clone(),
                 battle_id,
                 turn,
-                SideOutcome::failed(side, text, "cancelled", false),
+                outcome,
                 message,
-            )
-            .await;
+            )));
         }
+    }
+    // `end` promises that both sides are stored: wait for the commits.
+    for commit in commits {
+        let _ = commit.await;
     }
     state.hub().publish(battle_id, BattleEvent::End { turn });
     watcher.abort();
@@ -195,18 +212,32 @@ async fn run_turn(state: AppState, job: TurnJob) {
 }
 
 /// Records a failed side and tells the voter, in words that name no model.
-async fn fail_side(state: &AppState, battle: Uuid, turn: u32, outcome: SideOutcome, message: &str) {
+async fn fail_side(
+    state: AppState,
+    battle: Uuid,
+    turn: u32,
+    outcome: SideOutcome,
+    message: &'static str,
+) {
     let side = outcome.side;
-    finish(state, battle, turn, outcome).await;
-    let message = message.to_owned();
-    state.hub().publish(
-        battle,
-        BattleEvent::Error {
-            turn,
-            side,
-            message,
-        },
-    );
+    let error = BattleEvent::Error {
+        turn,
+        side,
+        message: message.to_owned(),
+    };
+    commit_then_publish(state, battle, turn, outcome, error).await;
+}
+
+/// Commits a side's final result, then announces it.
+async fn commit_then_publish(
+    state: AppState,
+    battle: Uuid,
+    turn: u32,
+    outcome: SideOutcome,
+    event: BattleEvent,
+) {
+    finish(&state, battle, turn, outcome).await;
+    state.hub().publish(battle, event);
 }
 
 fn index(side: Side) -> usize {

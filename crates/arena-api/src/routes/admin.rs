@@ -91,6 +91,7 @@ pub async fn create_model(
         source: ModelSource::Api,
     };
     let model = state.storage().insert_model(new, now_ms()).await?;
+    state.registry().invalidate().await;
     tracing::info!(model_id = %model.id, name = %model.name, "model registered");
     Ok((StatusCode::CREATED, axum::Json(model_view(&state, model))))
 }
@@ -175,6 +176,7 @@ pub async fn update_model(
         });
     }
     let model = state.storage().update_model(id, patch, now_ms()).await?;
+    state.registry().invalidate().await;
     tracing::info!(model_id = %model.id, "model updated");
     Ok(axum::Json(model_view(&state, model)))
 }
@@ -189,6 +191,7 @@ pub async fn retire_model(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     state.storage().retire_model(id, now_ms()).await?;
+    state.registry().invalidate().await;
     tracing::info!(model_id = %id, "model retired");
     Ok(StatusCode::NO_CONTENT)
 }

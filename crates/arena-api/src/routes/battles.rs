@@ -69,9 +69,15 @@ impl axum::extract::FromRequestParts<AppState> for ClientAddress {
     }
 }
 
-/// Loads a battle and checks that it belongs to the voter.
-async fn owned_battle(state: &AppState, id: Uuid, voter: &Voter) -> ApiResult<Battle> {
-    let battle = state.storage().get_battle(id).await.map_err(|e| match e {
+/// Loads a battle (with its turns when `turns` is true) and checks that it
+/// belongs to the voter.
+async fn owned_battle(state: &AppState, id: Uuid, voter: &Voter, turns: bool) -> ApiResult<Battle> {
+    let loaded = if turns {
+        state.storage().get_battle(id).await
+    } else {
+        state.storage().get_battle_head(id).await
+    };
+    let battle = loaded.map_err(|e| match e {
         StorageError::NotFound(_) => ApiError::NotFound("battle"),
         other => other.into(),
     })?;
@@ -83,10 +89,11 @@ async fn owned_battle(state: &AppState, id: Uuid, voter: &Voter) -> ApiResult<Ba
 
 /// Models that may be drawn now.
 async fn candidates(state: &AppState) -> ApiResult<Vec<Model>> {
-    let models = state.storage().list_models().await?;
+    let models = state.registry().all(state.storage()).await?;
     Ok(models
-        .into_iter()
+        .iter()
         .filter(|m| m.is_sampleable() && state.health().is_available(&m.id.to_string()))
+        .cloned()
         .collect())
 }
 
@@ -164,7 +171,7 @@ pub async fn battle_events_route(
     voter: Voter,
     Path(id): Path<Uuid>,
 ) -> ApiResult<impl IntoResponse> {
-    owned_battle(&state, id, &voter).await?;
+    owned_battle(&state, id, &voter, false).await?;
     let events = battle_events(state, id).map(|event| {
         let data = serde_json::to_string(&event).unwrap_or_default();
         Ok::<_, Infallible>(Event::default().event(event.name()).data(data))
@@ -185,10 +192,16 @@ pub async fn add_turn(
     Json(body): Json<PromptBody>,
 ) -> ApiResult<impl IntoResponse> {
     let prompt = validate::prompt(&body.prompt, state.config().max_prompt_chars)?;
-    let battle = owned_battle(&state, id, &voter).await?;
+    let battle = owned_battle(&state, id, &voter, true).await?;
     state.limits().check(&voter.0, address.0)?;
-    let model_a = state.storage().get_model(battle.model_a).await?;
-    let model_b = state.storage().get_model(battle.model_b).await?;
+    let model_a = state
+        .registry()
+        .get(state.storage(), battle.model_a)
+        .await?;
+    let model_b = state
+        .registry()
+        .get(state.storage(), battle.model_b)
+        .await?;
     let turn = state.storage().add_turn(id, &prompt, now_ms()).await?;
     metrics::counter!("arena_turns_total").increment(1);
     spawn_turn(
@@ -218,7 +231,7 @@ pub async fn get_battle(
     voter: Voter,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<BattleView>> {
-    let battle = owned_battle(&state, id, &voter).await?;
+    let battle = owned_battle(&state, id, &voter, true).await?;
     let models = match battle.state {
         BattleState::Voted => Some(reveal(&state, &battle).await?),
         _ => None,
@@ -268,8 +281,14 @@ pub async fn get_battle(
 }
 
 async fn reveal(state: &AppState, battle: &Battle) -> ApiResult<RevealedPair> {
-    let a = state.storage().get_model(battle.model_a).await?;
-    let b = state.storage().get_model(battle.model_b).await?;
+    let a = state
+        .registry()
+        .get(state.storage(), battle.model_a)
+        .await?;
+    let b = state
+        .registry()
+        .get(state.storage(), battle.model_b)
+        .await?;
     Ok(RevealedPair {
         a: RevealedModel {
             name: a.name,
@@ -293,7 +312,7 @@ pub async fn vote(
     Path(id): Path<Uuid>,
     Json(body): Json<VoteBody>,
 ) -> ApiResult<axum::Json<VoteResult>> {
-    let battle = owned_battle(&state, id, &voter).await?;
+    let battle = owned_battle(&state, id, &voter, false).await?;
     let vote_id = state
         .storage()
         .record_vote(id, body.winner, &voter.0, now_ms())
