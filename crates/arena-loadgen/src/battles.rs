@@ -34,6 +34,11 @@ pub struct Args {
     /// Limit on each request, the event stream included, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// Battles per simulated voter before a worker takes a fresh cookie:
+    /// real voters cast a handful of votes, and a single cookie voting
+    /// thousands of times is what the server's anomaly detector is for.
+    #[arg(long, default_value_t = 10)]
+    battles_per_voter: u64,
     /// Server process to account CPU and peak memory for.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -47,6 +52,7 @@ struct WorkerResult {
     vote: Samples,
     errors: Errors,
     completed: u64,
+    deltas: u64,
 }
 
 /// Runs the benchmark and returns its JSON summary.
@@ -67,6 +73,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
             &options,
             args.concurrency,
             args.warmup,
+            args.battles_per_voter,
             Duration::from_secs(30),
         )
         .await;
@@ -88,6 +95,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         &options,
         args.concurrency,
         args.battles,
+        args.battles_per_voter,
         Duration::from_secs(args.duration_secs),
     )
     .await;
@@ -102,6 +110,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "elapsed_s": (elapsed * 1000.0).round() / 1000.0,
         "battles_per_s": (total.completed as f64 / elapsed).round(),
         "errors": total.errors.to_json(),
+        "deltas_per_battle": (total.deltas as f64 / total.completed.max(1) as f64).round(),
         "battle_latency": total.battle.summary(),
         "create_latency": total.create.summary(),
         "stream_latency": total.stream.summary(),
@@ -116,6 +125,7 @@ async fn drive(
     options: &Arc<BattleOptions>,
     concurrency: usize,
     count: u64,
+    per_voter: u64,
     limit: Duration,
 ) -> WorkerResult {
     let next = Arc::new(AtomicU64::new(0));
@@ -126,9 +136,15 @@ async fn drive(
             let options = Arc::clone(options);
             let next = Arc::clone(&next);
             tokio::spawn(async move {
-                let voter = Voter::new();
+                let mut voter = Voter::new();
                 let mut result = WorkerResult::default();
+                let mut voted = 0u64;
                 while Instant::now() < deadline {
+                    if voted == per_voter.max(1) {
+                        voter = Voter::new();
+                        voted = 0;
+                    }
+                    voted += 1;
                     let sequence = next.fetch_add(1, Ordering::Relaxed);
                     if sequence >= count {
                         break;
@@ -136,6 +152,7 @@ async fn drive(
                     match run_battle(&http, &voter, &options, sequence).await {
                         Ok(times) => {
                             result.completed += 1;
+                            result.deltas += times.deltas;
                             result.battle.push(times.total);
                             result.create.push(times.create);
                             result.stream.push(times.stream);
@@ -153,6 +170,7 @@ async fn drive(
         match worker.await {
             Ok(result) => {
                 total.completed += result.completed;
+                total.deltas += result.deltas;
                 total.battle.merge(result.battle);
                 total.create.merge(result.create);
                 total.stream.merge(result.stream);

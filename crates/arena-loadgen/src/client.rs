@@ -89,6 +89,8 @@ pub struct BattleTimes {
     pub total: Duration,
     /// Deltas per side (only when arrivals are traced).
     pub arrivals: [Vec<Arrival>; 2],
+    /// Delta events received, both sides.
+    pub deltas: u64,
 }
 
 /// Options of a battle run.
@@ -140,7 +142,7 @@ pub async fn run_battle(
     let create = started.elapsed();
 
     let stream_start = Instant::now();
-    let arrivals = stream_events(http, voter, options, &id).await?;
+    let (arrivals, deltas) = stream_events(http, voter, options, &id).await?;
     let stream = stream_start.elapsed();
 
     let vote_start = Instant::now();
@@ -168,6 +170,7 @@ pub async fn run_battle(
         vote,
         total: started.elapsed(),
         arrivals,
+        deltas,
     })
 }
 
@@ -190,7 +193,7 @@ async fn stream_events(
     voter: &Voter,
     options: &BattleOptions,
     id: &str,
-) -> Result<[Vec<Arrival>; 2], Failure> {
+) -> Result<([Vec<Arrival>; 2], u64), Failure> {
     let mut response = http
         .get(format!("{}/api/v1/battles/{id}/events", options.base))
         .header(COOKIE, voter.cookie.clone())
@@ -247,7 +250,7 @@ async fn stream_events(
     if done != [true, true] || deltas.contains(&0) {
         return Err(Failure("side_incomplete".into()));
     }
-    Ok(arrivals)
+    Ok((arrivals, deltas[0] + deltas[1]))
 }
 
 /// Streams one chat completion straight from an OpenAI-compatible upstream

@@ -97,6 +97,10 @@ pub struct ProcUsage {
     pub cpu_secs: f64,
     /// Peak resident set (VmHWM), KiB.
     pub peak_kib: u64,
+    /// Time its threads were runnable but waiting for a CPU, seconds (the
+    /// sum over `/proc/<pid>/task/*/schedstat`): on a busy machine this,
+    /// not the code, explains stalls.
+    pub runqueue_wait_secs: f64,
 }
 
 impl ProcUsage {
@@ -116,7 +120,20 @@ impl ProcUsage {
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
+        let mut wait_ns = 0u64;
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for task in tasks.flatten() {
+                if let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) {
+                    wait_ns += text
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0);
+                }
+            }
+        }
         Some(Self {
+            runqueue_wait_secs: wait_ns as f64 / 1e9,
             // USER_HZ is 100 on every Linux configuration that matters
             // (it is fixed by the ABI, independent of the kernel's HZ).
             cpu_secs: ticks as f64 / 100.0,
@@ -152,6 +169,7 @@ impl CpuMeter {
         let mut out = json!({
             "client_cpu_s": round(client_cpu),
             "client_cpu_us_per_op": round(client_cpu * 1e6 / per.max(1) as f64),
+            "client_runqueue_wait_s": round(client.runqueue_wait_secs - self.client_start.runqueue_wait_secs),
         });
         if let (Some(pid), Some(start)) = (&self.server_pid, self.server_start)
             && let Some(end) = ProcUsage::read(pid)
@@ -159,6 +177,8 @@ impl CpuMeter {
             let cpu = end.cpu_secs - start.cpu_secs;
             out["server_cpu_s"] = json!(round(cpu));
             out["server_cpu_us_per_op"] = json!(round(cpu * 1e6 / per.max(1) as f64));
+            out["server_runqueue_wait_s"] =
+                json!(round(end.runqueue_wait_secs - start.runqueue_wait_secs));
             out["server_peak_rss_mib"] = json!(round(end.peak_kib as f64 / 1024.0));
         }
         out

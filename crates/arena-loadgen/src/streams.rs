@@ -48,6 +48,9 @@ pub struct Args {
     server_pid: Option<u32>,
 }
 
+/// Gaps into a side's last this-many deltas are also summarized apart.
+const TAIL: usize = 3;
+
 /// Arrivals of one battle (two sides) plus its overall timings.
 struct Outcome {
     started: Instant,
@@ -130,6 +133,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     let mut first_delta = Samples::default();
     let mut gap = Samples::default();
     let mut excess = Samples::default();
+    let (mut excess_body, mut excess_tail) = (Samples::default(), Samples::default());
     let mut stream_drift = Samples::default();
     let mut battle = Samples::default();
     let mut vote = Samples::default();
@@ -163,10 +167,17 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
                 first_delta.push(first.at.duration_since(outcome.started));
             }
             let live: Vec<&Arrival> = side.iter().filter(|a| !a.replayed).collect();
-            for pair in live.windows(2) {
+            for (i, pair) in live.windows(2).enumerate() {
                 let ms = pair[1].at.duration_since(pair[0].at).as_secs_f64() * 1000.0;
                 gap.push_ms(ms);
                 excess.push_ms(ms - args.pace_ms);
+                // The last chunks of a side are where the two sides of a
+                // battle finish and commit: kept apart to show stalls there.
+                if i + 1 + TAIL >= live.len() {
+                    excess_tail.push_ms(ms - args.pace_ms);
+                } else {
+                    excess_body.push_ms(ms - args.pace_ms);
+                }
             }
             if live.len() >= 2 {
                 let span = live[live.len() - 1].at.duration_since(live[0].at);
@@ -192,6 +203,8 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "first_delta_latency": first_delta.summary(),
         "delta_gap": gap.summary(),
         "delta_gap_excess": excess.summary(),
+        "delta_gap_excess_last_chunks": excess_tail.summary(),
+        "delta_gap_excess_other_chunks": excess_body.summary(),
         "stream_mean_excess_per_chunk": stream_drift.summary(),
         "battle_latency": battle.summary(),
         "vote_latency": vote.summary(),
