@@ -107,9 +107,33 @@ async fn run_turn(state: AppState, job: TurnJob) {
     // Commits run beside the event loop so that one side's commit never
     // holds back the other side's text; each publishes its event once done.
     let mut commits = Vec::with_capacity(2);
-    while let Some(event) = events.recv().await {
+    let mut peeked = None;
+    loop {
+        let event = match peeked.take() {
+            Some(event) => event,
+            None => match events.recv().await {
+                Some(event) => event,
+                None => break,
+            },
+        };
         match event {
-            TurnEvent::Delta { side, text } => {
+            TurnEvent::Delta { side, mut text } => {
+                // Coalesce the text already waiting for this side into one
+                // event: no added latency, and far fewer events (each one a
+                // serialization and a write per subscriber) when the backend
+                // is faster than we publish.
+                while let Ok(next) = events.try_recv() {
+                    match next {
+                        TurnEvent::Delta {
+                            side: next_side,
+                            text: more,
+                        } if next_side == side => text.push_str(&more),
+                        other => {
+                            peeked = Some(other);
+                            break;
+                        }
+                    }
+                }
                 partial[index(side)].push_str(&text);
                 state
                     .hub()
