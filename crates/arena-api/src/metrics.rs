@@ -17,6 +17,17 @@ pub fn install() {
     HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok());
 }
 
+/// Drains the recorded histogram samples into their summaries. Without it a
+/// recorder installed by `install_recorder` keeps every latency sample until
+/// `/metrics` is next scraped, so a server that is never scraped grows
+/// without bound; the housekeeping loop calls this on every tick (at most
+/// every 30 s).
+pub fn upkeep() {
+    if let Some(handle) = HANDLE.get().and_then(Option::as_ref) {
+        handle.run_upkeep();
+    }
+}
+
 /// The metrics in Prometheus text format.
 pub fn render() -> String {
     install();

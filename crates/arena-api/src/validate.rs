@@ -2,6 +2,30 @@
 
 use crate::error::ApiError;
 
+/// Rejects the NUL character. PostgreSQL cannot store it in `text` or
+/// `jsonb` (SQLite can), so without this check the same input would be a
+/// 500 on one backend and accepted on the other.
+pub fn no_nul(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::invalid(format!(
+            "{field} must not contain NUL characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a JSON value holds a NUL character in any string or key.
+fn json_has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(key, v)| key.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
+}
+
 /// A display name: 1–100 characters, no control characters.
 pub fn name(value: &str) -> Result<String, ApiError> {
     let trimmed = value.trim();
@@ -22,6 +46,7 @@ pub fn base_url(value: &str) -> Result<String, ApiError> {
     // The built-in demo backend needs no host: `demo://` or `demo://local`.
     if let Some(rest) = trimmed.strip_prefix("demo:")
         && (rest.is_empty() || rest.starts_with("//"))
+        && !rest.chars().any(char::is_control)
     {
         return Ok(value.trim().to_owned());
     }
@@ -62,6 +87,9 @@ pub fn params(value: serde_json::Value) -> Result<serde_json::Value, ApiError> {
     let serde_json::Value::Object(map) = &value else {
         return Err(ApiError::invalid("params must be a JSON object"));
     };
+    if json_has_nul(&value) {
+        return Err(ApiError::invalid("params must not contain NUL characters"));
+    }
     let number = |key: &str| map.get(key).filter(|v| !v.is_null());
     if let Some(t) = number("temperature")
         && !t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t))
@@ -93,7 +121,8 @@ pub fn short_text(field: &str, value: Option<String>) -> Result<Option<String>, 
         Some(v) if v.chars().count() > 200 => Err(ApiError::invalid(format!(
             "{field} must be at most 200 characters"
         ))),
-        other => Ok(other),
+        Some(v) => no_nul(field, &v).map(|()| Some(v)),
+        None => Ok(None),
     }
 }
 
@@ -131,7 +160,8 @@ pub fn system_prompt(value: Option<String>) -> Result<Option<String>, ApiError> 
         Some(p) if p.chars().count() > 32_000 => Err(ApiError::invalid(
             "system_prompt must be at most 32000 characters",
         )),
-        other => Ok(other.filter(|p| !p.trim().is_empty())),
+        Some(p) => no_nul("system_prompt", &p).map(|()| Some(p).filter(|p| !p.trim().is_empty())),
+        None => Ok(None),
     }
 }
 
@@ -145,5 +175,24 @@ pub fn prompt(value: &str, max: usize) -> Result<String, ApiError> {
             "prompt must be at most {max} characters"
         )));
     }
+    no_nul("prompt", value)?;
     Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_are_invalid_everywhere_they_could_be_stored() {
+        assert!(prompt("a\0b", 100).is_err());
+        assert!(prompt("a\tb\n", 100).is_ok());
+        assert!(short_text("label", Some("x\0".into())).is_err());
+        assert!(system_prompt(Some("be brief\0".into())).is_err());
+        assert!(params(serde_json::json!({"stop": ["\0"]})).is_err());
+        assert!(params(serde_json::json!({"a\0": 1})).is_err());
+        assert!(params(serde_json::json!({"stop": ["\n"]})).is_ok());
+        assert!(base_url("demo://\0").is_err());
+        assert!(base_url("demo://local").is_ok());
+    }
 }

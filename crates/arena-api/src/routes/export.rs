@@ -74,6 +74,9 @@ pub async fn export(
             )));
         }
     };
+    if let Some(category) = &query.category {
+        crate::validate::no_nul("category", category)?;
+    }
     let filter = VoteFilter {
         since_ms: time("since", query.since.as_deref())?,
         until_ms: time("until", query.until.as_deref())?,

@@ -9,7 +9,9 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptBody {
-    /// The voter's prompt.
+    /// The voter's prompt: not blank, no NUL character; at most
+    /// `max_prompt_chars` characters (16,000 by default).
+    #[schema(min_length = 1, pattern = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$")]
     pub prompt: String,
 }
 
@@ -26,8 +28,9 @@ pub struct BattleCreated {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoteBody {
-    /// model_a, model_b, tie or both_bad.
-    #[schema(value_type = String, example = "model_a")]
+    /// model_a, model_b, tie or both_bad (`tie (bothbad)` is a synonym of both_bad).
+    #[schema(value_type = String, example = "model_a",
+        pattern = "^(model_a|model_b|tie|both_bad|tie \\(bothbad\\))$")]
     pub winner: Winner,
 }
 

@@ -154,6 +154,7 @@ pub struct PatchModel {
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// `researcher` or `admin`.
+    #[schema(pattern = "^(researcher|admin)$")]
     pub role: String,
     /// A note saying who holds the token.
     #[serde(default)]
