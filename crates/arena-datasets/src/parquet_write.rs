@@ -31,6 +31,11 @@ use crate::{BattleRow, DatasetError, WriteOptions, columns};
 /// small enough to bound the writer's memory.
 pub(crate) const ROW_GROUP_ROWS: usize = 65_536;
 
+/// A row group is also cut once its conversation text reaches this size, so
+/// that exports with conversations keep a bounded memory footprint (65,536
+/// rows of long conversations would otherwise be held at once).
+const ROW_GROUP_TEXT_BYTES: usize = 32 * 1024 * 1024;
+
 /// One extra cell, owned until the row group is flushed, because an extra
 /// column's type is only known once the first row group has been seen.
 #[derive(Debug)]
@@ -135,6 +140,8 @@ pub(crate) struct ParquetWriter<W: Write + Send> {
     rows: usize,
     first_row: u64,
     scratch: Vec<u8>,
+    /// Conversation text gathered in the current row group.
+    text_bytes: usize,
 }
 
 fn parquet_error(source: parquet::errors::ParquetError) -> DatasetError {
@@ -154,6 +161,7 @@ impl<W: Write + Send> ParquetWriter<W> {
             rows: 0,
             first_row: 1,
             scratch: Vec::with_capacity(1024),
+            text_bytes: 0,
         })
     }
 
@@ -184,6 +192,7 @@ impl<W: Write + Send> ParquetWriter<W> {
                         // serde_json only writes UTF-8.
                         let text = std::str::from_utf8(&self.scratch).unwrap_or_default();
                         builder.append_value(text);
+                        self.text_bytes += text.len();
                     }
                     None => builder.append_null(),
                 }
@@ -193,7 +202,7 @@ impl<W: Write + Send> ParquetWriter<W> {
             cells.push(Cell::of(extra_value(row, name)));
         }
         self.rows += 1;
-        if self.rows == ROW_GROUP_ROWS {
+        if self.rows == ROW_GROUP_ROWS || self.text_bytes >= ROW_GROUP_TEXT_BYTES {
             self.flush()?;
         }
         Ok(())
@@ -273,6 +282,7 @@ impl<W: Write + Send> ParquetWriter<W> {
         writer.write(&batch).map_err(parquet_error)?;
         self.first_row += self.rows as u64;
         self.rows = 0;
+        self.text_bytes = 0;
         Ok(())
     }
 
