@@ -11,6 +11,7 @@ arena-rank 0.1.1); it follows arena-rank's README example.
 """
 
 import argparse
+import multiprocessing as mp
 import sys
 
 import pandas as pd
@@ -24,6 +25,9 @@ def main() -> int:
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap rounds (0: sandwich)")
     parser.add_argument("--jobs", type=int, default=-1, help="bootstrap worker processes")
     args = parser.parse_args()
+    # arena-rank's bootstrap runs a multiprocessing pool; forking a process
+    # that already runs JAX's threads deadlocks, so start fresh workers.
+    mp.set_start_method("spawn")
 
     df = pd.read_csv(args.input, usecols=["model_a", "model_b", "winner"])
     dataset = PairDataset.from_pandas(df)

@@ -697,6 +697,17 @@ async fn a_malformed_row_imports_nothing() -> Result<()> {
         assert!(!output.status.success(), "import of a bad file succeeded");
         assert!(stderr.contains("line 3"), "{stderr}");
         assert!(stderr.contains("draw"), "{stderr}");
+        // The offline leaderboard refuses the same row, naming it.
+        let output = arena_cli(&["leaderboard", "--input", path_str(path)]).await?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "leaderboard of a bad file succeeded"
+        );
+        assert!(
+            stderr.contains("line 3") && stderr.contains("draw"),
+            "{stderr}"
+        );
         for table in ["battles", "votes", "turns", "models"] {
             assert_eq!(
                 count_rows(&db, table).await?,
@@ -705,5 +716,52 @@ async fn a_malformed_row_imports_nothing() -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn large_imports_skip_known_rows_across_chunks() -> Result<()> {
+    let db = TestDb::new().await?;
+    let dir = &db.dir.0;
+    let line = |i: usize| {
+        let models = ["alpha", "beta", "gamma", "delta"];
+        format!(
+            "{}\n",
+            json!({
+                "question_id": format!("q{i:05}"),
+                "model_a": models[i % 4],
+                "model_b": models[(i + 1 + i / 4 % 3) % 4],
+                "winner": CANONICAL_WINNERS[i % 4],
+                "tstamp": 1_700_000_000.0 + i as f64,
+            })
+        )
+    };
+    // The first 1,200 rows, then all 2,500 plus a repeated id: the second
+    // import's chunks are all-known, mixed, and all-new.
+    let first: String = (0..1200).map(line).collect();
+    let mut all: String = (0..2500).map(line).collect();
+    all.push_str(&line(2499));
+    let (first_path, all_path) = (dir.join("first.jsonl"), dir.join("all.jsonl"));
+    std::fs::write(&first_path, first)?;
+    std::fs::write(&all_path, all)?;
+    let (_, stderr) =
+        arena_ok(&["import", path_str(&first_path), "--database-url", &db.url]).await?;
+    assert!(stderr.contains("imported 1200 of 1200 battles"), "{stderr}");
+    let (_, stderr) = arena_ok(&["import", path_str(&all_path), "--database-url", &db.url]).await?;
+    assert!(
+        stderr.contains("imported 1300 of 2501 battles")
+            && stderr.contains("(1201 already present)"),
+        "{stderr}"
+    );
+    assert_eq!(count_rows(&db, "battles").await?, 2500);
+    assert_eq!(count_rows(&db, "votes").await?, 2500);
+    // Every stored vote belongs to a stored battle, and the order of votes
+    // is the file's: Elo from the database equals Elo from the file.
+    let from_db = offline_board(&["--database-url", &db.url, "--method", "elo"]).await?;
+    // The file repeats its last row; the database holds it once.
+    let dedup = dir.join("dedup.jsonl");
+    std::fs::write(&dedup, (0..2500).map(line).collect::<String>())?;
+    let expected = offline_board(&["--input", path_str(&dedup), "--method", "elo"]).await?;
+    assert_same_ratings("elo order", &expected, &from_db)?;
     Ok(())
 }

@@ -52,6 +52,15 @@ impl Gathered {
     }
 }
 
+impl Gathered {
+    /// Adds `count` identical votes (see [`fast_csv`]).
+    fn add_many(&mut self, model_a: &str, model_b: &str, winner: Winner, count: u64) {
+        for _ in 0..count {
+            self.comparisons.add(model_a, model_b, winner, 1.0);
+        }
+    }
+}
+
 /// Concatenated assistant turns of one side, for style features.
 fn assistant_text(conversation: Option<&Vec<arena_datasets::Message>>) -> Option<String> {
     let messages = conversation?;
@@ -80,6 +89,9 @@ pub async fn run(args: LeaderboardArgs, file: &FileSettings) -> anyhow::Result<(
     }
     let mut gathered = Gathered::default();
     match &args.input {
+        Some(path) if fast_csv::applies(path, args.style_control) => {
+            fast_csv::gather(path, args.category.as_deref(), &mut gathered, elo)?;
+        }
         Some(path) => {
             let reader =
                 read_battles(path).with_context(|| format!("opening {}", path.display()))?;
@@ -339,4 +351,376 @@ fn write_table(
         }
     }
     Ok(())
+}
+
+/// The CSV fast path of `arena leaderboard --input FILE.csv`.
+///
+/// The general reader builds a complete [`BattleRow`] per line (every column
+/// parsed, ids and judges allocated), which makes reading, not fitting, the
+/// cost of an offline leaderboard: on a million-row export it takes most of
+/// a second. A leaderboard needs three columns (four with `--category`), so
+/// this path reads raw CSV records, looks the model names up without
+/// allocating, and folds the votes into per-pair counts; memory depends on
+/// the number of model pairs, never on the number of rows. The columns it
+/// reads follow the general reader's rules (the same winner spellings, the
+/// same booleans for `--category`, the same error locations); columns it
+/// does not need are not checked.
+mod fast_csv {
+    use std::collections::HashMap;
+    use std::hash::{BuildHasherDefault, Hasher};
+    use std::io::Read;
+    use std::path::Path;
+
+    use anyhow::{Context, bail};
+    use arena_core::Winner;
+
+    use super::Gathered;
+
+    /// Whether the fast path serves this input: a `.csv` file, without style
+    /// control (which needs the conversations).
+    pub(super) fn applies(path: &Path, style_control: bool) -> bool {
+        !style_control
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    }
+
+    /// A multiplicative hash over 8-byte words (FxHash's construction):
+    /// model names are short and few, and the file is the user's own, so a
+    /// fast non-keyed hash is the right trade.
+    #[derive(Default)]
+    struct Fx(u64);
+
+    impl Fx {
+        fn mix(&mut self, word: u64) {
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    impl Hasher for Fx {
+        fn finish(&self) -> u64 {
+            // hashbrown picks buckets from the low bits: fold the well-mixed
+            // high bits of the multiplications down.
+            self.0 ^ (self.0 >> 32)
+        }
+
+        fn write(&mut self, bytes: &[u8]) {
+            let mut words = bytes.chunks_exact(8);
+            for word in &mut words {
+                self.mix(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+            }
+            let mut tail = [0u8; 8];
+            let rest = words.remainder();
+            tail[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(tail));
+        }
+
+        fn write_u64(&mut self, value: u64) {
+            self.mix(value);
+        }
+    }
+
+    type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+    fn slot(winner: Winner) -> usize {
+        match winner {
+            Winner::ModelA => 0,
+            Winner::ModelB => 1,
+            Winner::Tie => 2,
+            Winner::BothBad => 3,
+        }
+    }
+
+    /// The general reader's booleans (`parse_bool` in arena-datasets).
+    fn is_true(field: &[u8]) -> bool {
+        matches!(field.trim_ascii(), b"true" | b"True" | b"TRUE" | b"1")
+    }
+
+    fn winner(field: &[u8]) -> Result<Winner, String> {
+        match field.trim_ascii() {
+            b"model_a" => Ok(Winner::ModelA),
+            b"model_b" => Ok(Winner::ModelB),
+            b"tie" => Ok(Winner::Tie),
+            b"both_bad" | b"tie (bothbad)" => Ok(Winner::BothBad),
+            b"" => Err("missing winner".into()),
+            other => Err(format!(
+                "unknown winner {:?}",
+                String::from_utf8_lossy(other)
+            )),
+        }
+    }
+
+    /// Model names interned to small integers, in order of first appearance.
+    #[derive(Default)]
+    struct Names {
+        index: FastMap<Vec<u8>, u32>,
+        names: Vec<String>,
+    }
+
+    impl Names {
+        fn intern(&mut self, field: &[u8], column: &str) -> Result<u32, String> {
+            if let Some(&i) = self.index.get(field) {
+                return Ok(i);
+            }
+            if field.is_empty() {
+                return Err("missing model_a or model_b".into());
+            }
+            let name = std::str::from_utf8(field)
+                .map_err(|_| format!("column {column:?} is not valid UTF-8"))?;
+            let i = self.names.len() as u32;
+            self.names.push(name.to_owned());
+            self.index.insert(field.to_vec(), i);
+            Ok(i)
+        }
+    }
+
+    /// Votes folded into per-pair counts while the file is read.
+    struct Tally {
+        names: Names,
+        /// Ordered pair → position in `cells`, so cells replay in order of
+        /// first appearance and models keep the numbering the general path
+        /// gives them.
+        pair_index: FastMap<u64, u32>,
+        cells: Vec<(u32, u32, [u64; 4])>,
+        /// Votes in file order, for Elo only.
+        ordered: Option<Vec<(u32, u32, Winner)>>,
+        /// Column positions: model_a, model_b, winner, and the category.
+        columns: [usize; 3],
+        category: Option<usize>,
+    }
+
+    impl Tally {
+        /// Counts one record, given as an indexable list of fields.
+        fn vote<'r>(&mut self, field: impl Fn(usize) -> &'r [u8]) -> Result<(), String> {
+            if let Some(c) = self.category
+                && !is_true(field(c))
+            {
+                return Ok(());
+            }
+            let [col_a, col_b, col_winner] = self.columns;
+            let a = self.names.intern(field(col_a), "model_a")?;
+            let b = self.names.intern(field(col_b), "model_b")?;
+            let winner = winner(field(col_winner))?;
+            let key = (u64::from(a) << 32) | u64::from(b);
+            let cells = &mut self.cells;
+            let k = *self.pair_index.entry(key).or_insert_with(|| {
+                cells.push((a, b, [0; 4]));
+                (cells.len() - 1) as u32
+            });
+            cells[k as usize].2[slot(winner)] += 1;
+            if let Some(ordered) = &mut self.ordered {
+                ordered.push((a, b, winner));
+            }
+            Ok(())
+        }
+    }
+
+    /// Reads the file into `gathered`: per-pair counts for Bradley–Terry and,
+    /// for Elo (`keep_order`), the votes in file order.
+    ///
+    /// Lines without a quote character (every line of an export without
+    /// conversations) are split on commas directly, reading only up to the
+    /// last needed column; from the first line with a quote on, the rest of
+    /// the file goes through the `csv` crate, which handles quoting and
+    /// newlines inside fields. The file is read in 1 MiB blocks: memory
+    /// stays flat whatever its size.
+    pub(super) fn gather(
+        path: &Path,
+        category: Option<&str>,
+        gathered: &mut Gathered,
+        keep_order: bool,
+    ) -> anyhow::Result<()> {
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let fail = |line: u64, message: String| -> anyhow::Error {
+            anyhow::anyhow!("{}: line {line}: {message}", path.display())
+        };
+        let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+        let mut filled = 0usize;
+        let mut eof = false;
+        // Refills `buf` after its first `keep` bytes; false at end of file.
+        let mut refill = |buf: &mut Vec<u8>, filled: &mut usize| -> anyhow::Result<bool> {
+            if *filled == buf.len() {
+                let grown = (buf.len() * 2).max(1 << 20);
+                buf.resize(grown, 0);
+            }
+            let n = file
+                .read(&mut buf[*filled..])
+                .with_context(|| format!("reading {}", path.display()))?;
+            *filled += n;
+            Ok(n > 0)
+        };
+
+        // The header: the first line, parsed by the csv crate (names may be quoted).
+        let header_end = loop {
+            if let Some(at) = buf[..filled].iter().position(|&b| b == b'\n') {
+                break at + 1;
+            }
+            if !refill(&mut buf, &mut filled)? {
+                break filled;
+            }
+        };
+        let header = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&buf[..header_end])
+            .byte_records()
+            .next()
+            .transpose()
+            .with_context(|| format!("{}: reading the header", path.display()))?
+            .unwrap_or_default();
+        let find = |wanted: &str| {
+            header.iter().position(|name| {
+                let name = name.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(name);
+                name.trim_ascii() == wanted.as_bytes()
+            })
+        };
+        let mut columns = [0usize; 3];
+        for (slot, required) in columns.iter_mut().zip(arena_datasets::columns::REQUIRED) {
+            *slot = find(required).with_context(|| {
+                format!("{}: missing required column {required:?}", path.display())
+            })?;
+        }
+        // A category column the file lacks selects no row, as in the
+        // general reader.
+        let category = match category {
+            Some(name) => match find(name) {
+                Some(i) => Some(i),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let width = header.len();
+        let last_needed = columns
+            .iter()
+            .chain(category.iter())
+            .copied()
+            .max()
+            .unwrap_or(0);
+        let mut tally = Tally {
+            names: Names::default(),
+            pair_index: FastMap::default(),
+            cells: Vec::new(),
+            ordered: keep_order.then(Vec::new),
+            columns,
+            category,
+        };
+
+        // Unquoted lines, split by hand.
+        let mut start = header_end;
+        let mut line = 1u64;
+        let mut spans: Vec<std::ops::Range<usize>> = Vec::with_capacity(last_needed + 1);
+        let quoted_from = loop {
+            let Some(at) = buf[start..filled].iter().position(|&b| b == b'\n') else {
+                if !eof {
+                    buf.copy_within(start..filled, 0);
+                    filled -= start;
+                    start = 0;
+                    eof = !refill(&mut buf, &mut filled)?;
+                    continue;
+                }
+                if start == filled {
+                    break None;
+                }
+                // A last line without a newline.
+                if filled == buf.len() {
+                    buf.push(b'\n');
+                } else {
+                    buf[filled] = b'\n';
+                }
+                filled += 1;
+                continue;
+            };
+            let end = start + at;
+            let record = &buf[start..end];
+            let record = record.strip_suffix(b"\r").unwrap_or(record);
+            line += 1;
+            // One pass: field boundaries up to the last needed column, the
+            // field count, and whether the line needs real CSV parsing.
+            spans.clear();
+            let (mut from, mut count, mut quoted) = (0usize, 0usize, false);
+            for (i, &byte) in record.iter().enumerate() {
+                if byte == b',' {
+                    if count <= last_needed {
+                        spans.push(from..i);
+                    }
+                    count += 1;
+                    from = i + 1;
+                } else if byte == b'"' {
+                    quoted = true;
+                    break;
+                }
+            }
+            if quoted {
+                break Some(start);
+            }
+            start = end + 1;
+            if record.is_empty() {
+                continue; // the csv crate skips blank lines too
+            }
+            if count <= last_needed {
+                spans.push(from..record.len());
+            }
+            if count + 1 != width {
+                return Err(fail(
+                    line,
+                    format!("expected {width} fields, found {}", count + 1),
+                ));
+            }
+            tally
+                .vote(|i| &record[spans[i].clone()])
+                .map_err(|message| fail(line, message))?;
+        };
+
+        // From the first quoted line on: the csv crate.
+        if let Some(from) = quoted_from {
+            let rest = std::io::Cursor::new(buf[from..filled].to_vec()).chain(file);
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .buffer_capacity(1 << 20)
+                .from_reader(rest);
+            let mut record = csv::ByteRecord::new();
+            let before = line - 1;
+            loop {
+                match reader.read_byte_record(&mut record) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(error) => bail!("{}: {error} (after line {before})", path.display()),
+                }
+                let at = before + record.position().map_or(0, csv::Position::line);
+                if record.len() != width {
+                    return Err(fail(
+                        at,
+                        format!("expected {width} fields, found {}", record.len()),
+                    ));
+                }
+                tally
+                    .vote(|i| record.get(i).unwrap_or_default())
+                    .map_err(|message| fail(at, message))?;
+            }
+        }
+
+        let Tally {
+            names,
+            cells,
+            ordered,
+            ..
+        } = tally;
+        if let Some(ordered) = ordered {
+            gathered.ordered = ordered;
+            gathered.index = names
+                .names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (name.clone(), i as u32))
+                .collect();
+            gathered.names.clone_from(&names.names);
+        }
+        for (a, b, counts) in cells {
+            let (a, b) = (&names.names[a as usize], &names.names[b as usize]);
+            for (winner, count) in Winner::ALL.into_iter().zip(counts) {
+                gathered.add_many(a, b, winner, count);
+            }
+        }
+        Ok(())
+    }
 }
