@@ -544,12 +544,16 @@ macro_rules! impl_storage {
                 }
 
                 async fn finish_side(&self, id: Uuid, turn: u32, outcome: SideOutcome, now_ms: i64) -> Result<BattleState> {
+                    // Two statements: the side's result (returning both sides'
+                    // statuses), then the battle's leak flag and state in one update.
                     let sql = match outcome.side {
-                        Side::A => "UPDATE turns SET answer_a = $3, status_a = $4, error_a = $5, latency_a_ms = $6, tokens_a = $7 WHERE battle_id = $1 AND turn = $2",
-                        Side::B => "UPDATE turns SET answer_b = $3, status_b = $4, error_b = $5, latency_b_ms = $6, tokens_b = $7 WHERE battle_id = $1 AND turn = $2",
+                        Side::A => "UPDATE turns SET answer_a = $3, status_a = $4, error_a = $5, latency_a_ms = $6, tokens_a = $7 \
+                                    WHERE battle_id = $1 AND turn = $2 RETURNING status_a, status_b",
+                        Side::B => "UPDATE turns SET answer_b = $3, status_b = $4, error_b = $5, latency_b_ms = $6, tokens_b = $7 \
+                                    WHERE battle_id = $1 AND turn = $2 RETURNING status_a, status_b",
                     };
                     let mut tx = self.writer.begin().await?;
-                    let updated = sqlx::query(sql)
+                    let row = sqlx::query(sql)
                         .bind(id)
                         .bind(i64::from(turn))
                         .bind(&outcome.text)
@@ -557,22 +561,9 @@ macro_rules! impl_storage {
                         .bind(&outcome.error)
                         .bind(outcome.latency_ms)
                         .bind(outcome.tokens)
-                        .execute(&mut *tx)
-                        .await?;
-                    if updated.rows_affected() == 0 {
-                        return Err(StorageError::NotFound("turn"));
-                    }
-                    if outcome.identity_leak {
-                        sqlx::query("UPDATE battles SET identity_leak = true WHERE id = $1")
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    let row = sqlx::query("SELECT status_a, status_b FROM turns WHERE battle_id = $1 AND turn = $2")
-                        .bind(id)
-                        .bind(i64::from(turn))
-                        .fetch_one(&mut *tx)
-                        .await?;
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or(StorageError::NotFound("turn"))?;
                     let a = rows::side_status(&row.try_get::<String, _>("status_a")?)?;
                     let b = rows::side_status(&row.try_get::<String, _>("status_b")?)?;
                     let next = match (a, b) {
@@ -580,18 +571,20 @@ macro_rules! impl_storage {
                         (SideStatus::Failed, _) | (_, SideStatus::Failed) => Some(BattleState::Failed),
                         _ => Some(BattleState::Ready),
                     };
-                    if let Some(next) = next {
-                        sqlx::query("UPDATE battles SET state = $2, updated_at = $3 WHERE id = $1 AND state = 'generating'")
-                            .bind(id)
-                            .bind(next.as_str())
-                            .bind(now_ms)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    let state: String = sqlx::query_scalar("SELECT state FROM battles WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                    // Only a generating battle moves on (an expired one stays expired).
+                    let state: String = sqlx::query_scalar(
+                        "UPDATE battles SET identity_leak = (identity_leak OR $2), \
+                         state = CASE WHEN $3 AND state = 'generating' THEN $4 ELSE state END, \
+                         updated_at = CASE WHEN $3 AND state = 'generating' THEN $5 ELSE updated_at END \
+                         WHERE id = $1 RETURNING state",
+                    )
+                    .bind(id)
+                    .bind(outcome.identity_leak)
+                    .bind(next.is_some())
+                    .bind(next.unwrap_or(BattleState::Generating).as_str())
+                    .bind(now_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
                     tx.commit().await?;
                     rows::battle_state(&state)
                 }
