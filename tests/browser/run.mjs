@@ -58,7 +58,7 @@ function startServer() {
     const onData = (chunk) => {
       serverLog += chunk.toString();
       // eslint-disable-next-line no-control-regex
-      const m = /listening on http:\/\/(\S+)/.exec(serverLog.replace(/\x1b\[[0-9;]*m/g, ''));
+      const m = /listening on http:\/\/(\S+)\r?\n/.exec(serverLog.replace(/\x1b\[[0-9;]*m/g, ''));
       if (m) {
         clearTimeout(timer);
         resolve(`http://${m[1].replace(/\/+$/, '')}`);

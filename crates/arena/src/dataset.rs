@@ -81,22 +81,12 @@ pub async fn export(args: ExportArgs, file: &FileSettings) -> anyhow::Result<()>
     .await?;
     bar.finish_and_clear();
     let categories = storage.categories().await?;
-    let mut columns: Vec<String> = [
-        "question_id",
-        "model_a",
-        "model_b",
-        "winner",
-        "judge",
-        "turn",
-        "anony",
-        "tstamp",
-    ]
-    .map(String::from)
-    .to_vec();
-    if conversations {
-        columns.extend(["conversation_a", "conversation_b"].map(String::from));
+    // The same column list the writer used.
+    let columns = arena_datasets::WriteOptions {
+        conversations,
+        extra_columns: arena_api::export::extra_columns(&categories, conversations),
     }
-    columns.extend(arena_api::export::extra_columns(&categories, conversations));
+    .columns();
     let card = DatasetCard {
         format,
         rows,

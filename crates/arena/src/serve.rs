@@ -1,6 +1,5 @@
 //! `arena serve`: resolve settings, prepare the database, run the server.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,11 +31,9 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
                 let bytes: [u8; 24] = rand::rng().random();
                 let token = format!("arena_admin_{}", arena_api::auth::hex(&bytes));
                 // Printed once, on standard error, and never logged.
-                let mut stderr = std::io::stderr().lock();
-                let _ = writeln!(
-                    stderr,
+                print_line(&format!(
                     "ARENA_ADMIN_TOKEN is not set; generated admin token for this run: {token}"
-                );
+                ));
                 SecretString::from(token)
             }
         },
@@ -126,12 +123,12 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
             .with_context(|| format!("binding {metrics_addr}"))?;
         let metrics_local = metrics_listener.local_addr()?;
         tracing::info!(addr = %metrics_local, "metrics listening");
-        eprintln!("metrics on http://{metrics_local}/metrics");
+        print_line(&format!("metrics on http://{metrics_local}/metrics"));
         tokio::spawn(arena_api::serve_metrics(metrics_listener));
     }
     tracing::info!(addr = %local, database = %settings::redact_url(&database_url), backend = storage.backend(), "arena listening");
     // A plain line that scripts and tests can parse, whatever the log format.
-    eprintln!("listening on http://{local}");
+    print_line(&format!("listening on http://{local}"));
 
     let shutdown = async move {
         wait_for_signal().await;
@@ -141,6 +138,15 @@ pub async fn run(args: ServeArgs, file: FileSettings) -> anyhow::Result<()> {
     arena_api::serve(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Writes one line to standard error with a single write, so that a reader
+/// of the pipe never sees half of it (`eprintln!` may write it in pieces).
+fn print_line(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
 }
 
 /// A non-negative integer from an environment variable, if set and valid.
