@@ -26,6 +26,22 @@ fn json_has_nul(value: &serde_json::Value) -> bool {
     }
 }
 
+/// Largest magnitude accepted for a number inside `params`. PostgreSQL's
+/// JSONB keeps numbers as exact decimals and may print a huge float back in a
+/// form serde_json refuses ("number out of range"), which would make the
+/// whole registry unreadable; no generation parameter needs more than this.
+const PARAM_NUMBER_LIMIT: f64 = 1e15;
+
+/// Whether every number in `value` is within [`PARAM_NUMBER_LIMIT`].
+fn json_numbers_in_range(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Number(n) => n.as_f64().is_some_and(|x| x.abs() <= PARAM_NUMBER_LIMIT),
+        serde_json::Value::Array(items) => items.iter().all(json_numbers_in_range),
+        serde_json::Value::Object(map) => map.values().all(json_numbers_in_range),
+        _ => true,
+    }
+}
+
 /// A display name: 1–100 characters, no control characters.
 pub fn name(value: &str) -> Result<String, ApiError> {
     let trimmed = value.trim();
@@ -89,6 +105,11 @@ pub fn params(value: serde_json::Value) -> Result<serde_json::Value, ApiError> {
     };
     if json_has_nul(&value) {
         return Err(ApiError::invalid("params must not contain NUL characters"));
+    }
+    if !json_numbers_in_range(&value) {
+        return Err(ApiError::invalid(
+            "numbers in params must be between -1e15 and 1e15",
+        ));
     }
     let number = |key: &str| map.get(key).filter(|v| !v.is_null());
     if let Some(t) = number("temperature")
@@ -177,6 +198,18 @@ pub fn prompt(value: &str, max: usize) -> Result<String, ApiError> {
     }
     no_nul("prompt", value)?;
     Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::params;
+
+    #[test]
+    fn huge_numbers_in_params_are_refused() {
+        assert!(params(serde_json::json!({"seed": 1.7976931348623157e308})).is_err());
+        assert!(params(serde_json::json!({"nested": {"x": [1e16]}})).is_err());
+        assert!(params(serde_json::json!({"seed": 42, "max_tokens": 512})).is_ok());
+    }
 }
 
 #[cfg(test)]
