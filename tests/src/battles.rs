@@ -5,20 +5,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Arena, ServeOptions, TestDb, answers};
 
-/// Model names and organizations that must not appear before the vote.
-async fn identities(arena: &Arena) -> anyhow::Result<Vec<String>> {
-    let list = arena.admin().get("/api/v1/admin/models").await?;
-    let mut names = Vec::new();
-    for model in list.json["models"].as_array().expect("models") {
-        for key in ["name", "model", "id"] {
-            if let Some(v) = model[key].as_str() {
-                names.push(v.to_owned());
-            }
-        }
-    }
-    Ok(names)
-}
-
 #[tokio::test]
 async fn a_full_battle_streams_both_answers_blind_then_reveals_on_vote() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
@@ -45,7 +31,10 @@ async fn a_full_battle_streams_both_answers_blind_then_reveals_on_vote() -> anyh
         before.json["turns"][0]["a"]["text"].as_str(),
         Some(a.as_str())
     );
-    let names = identities(&arena).await?;
+    let names = arena
+        .admin()
+        .model_identities(&["name", "model", "id"])
+        .await?;
     let everything_before_vote = format!("{events:?}{}", before.text);
     for name in &names {
         assert!(

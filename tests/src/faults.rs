@@ -33,20 +33,6 @@ async fn pair(admin: &Client, base_url: &str, upstream: &str, tag: &str) -> anyh
     Ok(())
 }
 
-/// Every string that would identify one of the registered models.
-async fn identities(admin: &Client) -> anyhow::Result<Vec<String>> {
-    let list = admin.get("/api/v1/admin/models").await?;
-    let mut out = Vec::new();
-    for m in list.json["models"].as_array().expect("models") {
-        for key in ["name", "model", "id", "organization"] {
-            if let Some(v) = m[key].as_str() {
-                out.push(v.to_owned());
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn side_events<'a>(events: &'a [(String, Value)], name: &str) -> Vec<&'a Value> {
     events
         .iter()
@@ -86,7 +72,10 @@ async fn both_answers_arrive_intact_from_a_real_openai_compatible_server() -> an
     let long = if a.len() > b.len() { &a } else { &b };
     assert!(long.split_whitespace().count() >= 40, "{long}");
     let seen = format!("{events:?}{}", battle.text);
-    for identity in identities(&admin).await? {
+    for identity in admin
+        .model_identities(&["name", "model", "id", "organization"])
+        .await?
+    {
         assert!(
             !seen.contains(&identity),
             "{identity} visible before the vote"
@@ -163,7 +152,10 @@ async fn each_fault_ends_in_an_error_event_and_an_unvotable_battle() -> anyhow::
             "{fault}: no reveal for a failed battle"
         );
         let seen = format!("{events:?}{}", battle.text);
-        for identity in identities(&admin).await? {
+        for identity in admin
+            .model_identities(&["name", "model", "id", "organization"])
+            .await?
+        {
             assert!(!seen.contains(&identity), "{fault}: {identity} visible");
         }
     }

@@ -618,3 +618,19 @@ impl Client {
         next
     }
 }
+
+impl Client {
+    /// The given fields (`name`, `model`, `id`, `organization`, …) of every
+    /// registered model: strings that must not reach a voter before the vote.
+    pub async fn model_identities(&self, keys: &[&str]) -> Result<Vec<String>> {
+        let list = self.get("/api/v1/admin/models").await?;
+        let models = list.json["models"].as_array().context("models")?;
+        Ok(models
+            .iter()
+            .flat_map(|model| {
+                keys.iter()
+                    .filter_map(|key| model[*key].as_str().map(str::to_owned))
+            })
+            .collect())
+    }
+}

@@ -65,8 +65,6 @@ async fn health_openapi_metrics_and_pages_are_served() -> anyhow::Result<()> {
         assert_eq!(reply.headers["x-content-type-options"], "nosniff");
         assert_eq!(reply.headers["x-frame-options"], "DENY");
     }
-    let cookie = anyone.get("/").await?;
-    let _ = cookie;
     let fresh = arena.voter();
     let first = fresh.get("/").await?;
     let set_cookie = first
