@@ -57,6 +57,10 @@ impl Cell {
     }
 }
 
+/// A model's number in one [`Comparisons`], from [`Comparisons::model`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ModelId(u32);
+
 /// Aggregated comparisons: per ordered model pair and outcome value the
 /// summed weight (and vote count), plus per-model vote counts.
 ///
@@ -128,12 +132,63 @@ impl Comparisons {
         if !(weight.is_finite() && weight >= 0.0) {
             return Err(RatingError::InvalidWeight(weight));
         }
-        let a = self.intern(model_a);
-        let b = self.intern(model_b);
-        let slot = outcome_slot(winner);
+        let (a, b) = (self.intern(model_a), self.intern(model_b));
+        let k = self.pair_slot(a, b);
+        self.record(k, a, b, winner, 1, weight, weight * weight);
+        // Exact comparison on purpose: "unweighted" means every weight is 1.
+        #[allow(clippy::float_cmp)]
+        if weight != 1.0 {
+            self.unit_weights = false;
+        }
+        Ok(())
+    }
+
+    /// Adds `count` plain (unit-weight) votes with the same pair, seating
+    /// and outcome: the same result as `count` calls of
+    /// [`Comparisons::add`] with weight 1, at the cost of one.
+    pub fn add_votes(&mut self, model_a: &str, model_b: &str, winner: Winner, count: u64) {
+        let (a, b) = (self.model(model_a), self.model(model_b));
+        self.add_counts(a, b, &[(winner, count)]);
+    }
+
+    /// Registers a model (when new) and returns its id, for
+    /// [`Comparisons::add_counts`]. Models are numbered in order of first
+    /// appearance, whether they come through here or with a vote.
+    pub fn model(&mut self, name: &str) -> ModelId {
+        ModelId(self.intern(name) as u32)
+    }
+
+    /// Adds plain (unit-weight) votes of one pair and seating, given as
+    /// (outcome, number of votes): the same result as that many calls of
+    /// [`Comparisons::add`] with weight 1, at the cost of one.
+    ///
+    /// Readers that tally a file before fitting (the offline leaderboard)
+    /// hand over their per-cell totals through this. Ids come from
+    /// [`Comparisons::model`] on this same value; an id it did not hand
+    /// out is not recorded and counts in [`Comparisons::ignored_votes`].
+    pub fn add_counts(&mut self, a: ModelId, b: ModelId, counts: &[(Winner, u64)]) {
+        let (a, b) = (a.0 as usize, b.0 as usize);
+        if a >= self.names.len() || b >= self.names.len() {
+            self.ignored += counts.iter().map(|&(_, n)| n).sum::<u64>();
+            return;
+        }
+        let mut pair = None;
+        for &(winner, count) in counts {
+            if count == 0 {
+                continue;
+            }
+            let k = *pair.get_or_insert_with(|| self.pair_slot(a, b));
+            // Unit weights: the summed weight and squared weight equal the count.
+            let total = count as f64;
+            self.record(k, a, b, winner, count, total, total);
+        }
+    }
+
+    /// The position in `pairs` of the unordered pair {a, b}, created when new.
+    fn pair_slot(&mut self, a: usize, b: usize) -> usize {
         let (lo, hi) = (a.min(b), a.max(b));
         let key = (lo as u32, hi as u32);
-        let k = match self.pair_index.get(&key) {
+        match self.pair_index.get(&key) {
             Some(&k) => k as usize,
             None => {
                 self.pair_index.insert(key, self.pairs.len() as u32);
@@ -144,28 +199,39 @@ impl Comparisons {
                 });
                 self.pairs.len() - 1
             }
-        };
+        }
+    }
+
+    /// Records `count` votes of one cell (pair slot `k`, models `a` and `b`
+    /// by index) with their summed weight and summed squared weight.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        k: usize,
+        a: usize,
+        b: usize,
+        winner: Winner,
+        count: u64,
+        weight: f64,
+        weight_sq: f64,
+    ) {
+        let slot = outcome_slot(winner);
+        let lo = self.pairs[k].lo;
         let cell = &mut self.pairs[k].cells[usize::from(a != lo)];
-        cell.count[slot] += 1;
+        cell.count[slot] += count;
         cell.weight[slot] += weight;
-        cell.weight_sq[slot] += weight * weight;
-        self.votes[a] += 1;
+        cell.weight_sq[slot] += weight_sq;
+        self.votes[a] += count;
         if a != b {
-            self.votes[b] += 1;
-            let s = winner.score_a();
+            self.votes[b] += count;
+            let s = winner.score_a() * count as f64;
             self.score[a] += s;
-            self.score[b] += 1.0 - s;
-            self.battles[a] += 1;
-            self.battles[b] += 1;
+            self.score[b] += count as f64 - s;
+            self.battles[a] += count;
+            self.battles[b] += count;
         }
-        self.total_votes += 1;
+        self.total_votes += count;
         self.total_weight += weight;
-        // Exact comparison on purpose: "unweighted" means every weight is 1.
-        #[allow(clippy::float_cmp)]
-        if weight != 1.0 {
-            self.unit_weights = false;
-        }
-        Ok(())
     }
 
     fn intern(&mut self, name: &str) -> usize {
@@ -368,6 +434,37 @@ mod tests {
         // x: a win and a tie against y; the self-battle does not count.
         assert_eq!(c.win_rate("x"), Some(0.75));
         assert_eq!(c.win_rate("z"), Some(0.5));
+    }
+
+    #[test]
+    fn counted_votes_equal_repeated_single_votes() {
+        let mut one_by_one = Comparisons::new();
+        let mut counted = Comparisons::new();
+        for (a, b, winner, n) in [
+            ("x", "y", Winner::ModelA, 3),
+            ("y", "x", Winner::BothBad, 2),
+            ("x", "x", Winner::Tie, 1),
+            ("z", "x", Winner::ModelB, 0),
+            ("z", "y", Winner::ModelB, 4),
+        ] {
+            for _ in 0..n {
+                one_by_one.add(a, b, winner, 1.0);
+            }
+            counted.add_votes(a, b, winner, n);
+        }
+        assert_eq!(counted.model_names(), one_by_one.model_names());
+        assert_eq!(counted.total_votes(), one_by_one.total_votes());
+        assert_eq!(counted.total_weight(), one_by_one.total_weight());
+        assert!(counted.is_unweighted());
+        for model in ["x", "y", "z"] {
+            assert_eq!(counted.votes(model), one_by_one.votes(model));
+            assert_eq!(counted.win_rate(model), one_by_one.win_rate(model));
+        }
+        let (c, o) = (counted.pair_table(), one_by_one.pair_table());
+        assert_eq!(c.pairs.len(), o.pairs.len());
+        for (c, o) in c.pairs.iter().zip(&o.pairs) {
+            assert_eq!(c.cell, o.cell);
+        }
     }
 
     #[test]

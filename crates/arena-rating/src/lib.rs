@@ -59,7 +59,7 @@ mod style;
 
 pub use anomaly::AnomalyDetector;
 pub use bradley_terry::{BtFit, BtOptions, Intervals, fit_bradley_terry};
-pub use counts::Comparisons;
+pub use counts::{Comparisons, ModelId};
 pub use elo::{EloOptions, online_elo};
 pub use error::RatingError;
 pub use leaderboard::{

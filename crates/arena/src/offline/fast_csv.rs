@@ -1,0 +1,387 @@
+//! The CSV fast path of `arena leaderboard --input FILE.csv`.
+//!
+//! The general reader builds a complete `BattleRow` per line (every column
+//! parsed, ids and judges allocated), which makes reading, not fitting, the
+//! cost of an offline leaderboard. A leaderboard needs three columns (four
+//! with `--category`), so this path splits raw lines, looks the model names
+//! up without allocating, and folds the votes into per-cell counts; memory
+//! depends on the number of model pairs, never on the number of rows.
+//!
+//! Lines without a quote character (every line of an export without
+//! conversations) are split on commas by hand ([`scan`]); from the first
+//! line with a quote on, the rest of the file goes through the `csv` crate,
+//! which handles quoting and newlines inside fields. Large files are split
+//! into one byte range per core, each counted by its own thread and merged
+//! in file order, so the result is the one a single reader gives; if any
+//! range meets a quote or a malformed line, the file is read again by the
+//! single reader, which knows every line's number for the error message.
+//!
+//! The columns it reads follow the general reader's rules (the same winner
+//! spellings, the same booleans for `--category`, the same error
+//! locations); columns it does not need are not checked.
+
+mod scan;
+mod tally;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use super::Gathered;
+use scan::{Problem, Range64, Scan};
+use tally::{Layout, Tally};
+
+/// Files smaller than this are read by one thread: starting threads costs
+/// more than it saves.
+const PARALLEL_FROM_BYTES: u64 = 8 << 20;
+
+/// Most threads a file is split across.
+const MAX_THREADS: usize = 8;
+
+/// Whether the fast path serves this input: a `.csv` file, without style
+/// control (which needs the conversations).
+pub(super) fn applies(path: &Path, style_control: bool) -> bool {
+    !style_control
+        && path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
+/// Reads the file into `gathered`: per-pair counts for Bradley–Terry and,
+/// for Elo (`keep_order`), the votes in file order.
+pub(super) fn gather(
+    path: &Path,
+    category: Option<&str>,
+    gathered: &mut Gathered,
+    keep_order: bool,
+) -> anyhow::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    gather_with(
+        path,
+        category,
+        gathered,
+        keep_order,
+        threads,
+        PARALLEL_FROM_BYTES,
+    )
+}
+
+/// [`gather`] with the thread count and size threshold given (tests use
+/// small files).
+fn gather_with(
+    path: &Path,
+    category: Option<&str>,
+    gathered: &mut Gathered,
+    keep_order: bool,
+    threads: usize,
+    parallel_from: u64,
+) -> anyhow::Result<()> {
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let Some((layout, body)) = read_header(&mut file, path, category)? else {
+        return Ok(()); // the category column is absent: no row selected
+    };
+    let size = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    let tally = if !keep_order && threads > 1 && size - body >= parallel_from {
+        gather_parallel(path, layout, body, size, threads)?
+    } else {
+        None
+    };
+    let tally = match tally {
+        Some(tally) => tally,
+        None => gather_sequential(&mut file, path, layout, body, keep_order)?,
+    };
+    tally.finish(gathered);
+    Ok(())
+}
+
+/// Parses the header (the first line; names may be quoted) into a layout,
+/// and returns it with the offset where the records start; `None` when the
+/// `--category` column is absent, which selects no row, as in the general
+/// reader.
+fn read_header(
+    file: &mut File,
+    path: &Path,
+    category: Option<&str>,
+) -> anyhow::Result<Option<(Layout, u64)>> {
+    let mut first = Vec::new();
+    BufReader::new(&mut *file)
+        .read_until(b'\n', &mut first)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let header = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(first.as_slice())
+        .byte_records()
+        .next()
+        .transpose()
+        .with_context(|| format!("{}: reading the header", path.display()))?
+        .unwrap_or_default();
+    let find = |wanted: &str| {
+        header.iter().position(|name| {
+            let name = name.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(name);
+            name.trim_ascii() == wanted.as_bytes()
+        })
+    };
+    let mut columns = [0usize; 3];
+    for (slot, required) in columns.iter_mut().zip(arena_datasets::columns::REQUIRED) {
+        *slot = find(required)
+            .with_context(|| format!("{}: missing required column {required:?}", path.display()))?;
+    }
+    let category = match category {
+        Some(name) => match find(name) {
+            Some(i) => Some(i),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let last_needed = columns
+        .iter()
+        .chain(category.iter())
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let layout = Layout {
+        columns,
+        category,
+        width: header.len(),
+        last_needed,
+    };
+    Ok(Some((layout, first.len() as u64)))
+}
+
+/// One reader over the whole file: the unquoted scanner while it can, then
+/// the csv crate; errors name the line.
+fn gather_sequential(
+    file: &mut File,
+    path: &Path,
+    layout: Layout,
+    body: u64,
+    keep_order: bool,
+) -> anyhow::Result<Tally> {
+    let fail = |line: u64, message: &str| -> anyhow::Error {
+        anyhow::anyhow!("{}: line {line}: {message}", path.display())
+    };
+    let mut tally = Tally::new(layout, keep_order);
+    let range = Range64 {
+        from: body,
+        skip_first_line: false,
+        until: u64::MAX,
+    };
+    let scanned = scan::scan(file, range, &mut tally)
+        .with_context(|| format!("reading {}", path.display()))?;
+    // Line numbers count the header as line 1.
+    let (offset, before) = match scanned {
+        Scan::Finished => return Ok(tally),
+        Scan::Stopped {
+            line,
+            problem: Problem::Malformed(message),
+            ..
+        } => return Err(fail(line + 1, &message)),
+        Scan::Stopped {
+            offset,
+            line,
+            problem: Problem::Quoted,
+        } => (offset, line),
+    };
+    file.seek(SeekFrom::Start(offset))
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .buffer_capacity(1 << 20)
+        .from_reader(file);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => bail!("{}: {error} (after line {before})", path.display()),
+        }
+        let at = before + record.position().map_or(0, csv::Position::line);
+        if record.len() != layout.width {
+            return Err(fail(
+                at,
+                &format!("expected {} fields, found {}", layout.width, record.len()),
+            ));
+        }
+        tally
+            .vote(|i| record.get(i).unwrap_or_default())
+            .map_err(|message| fail(at, &message))?;
+    }
+    Ok(tally)
+}
+
+/// One byte range per thread, merged in file order; `None` when a range
+/// met a line only the single reader handles (quoted or malformed).
+fn gather_parallel(
+    path: &Path,
+    layout: Layout,
+    body: u64,
+    size: u64,
+    threads: usize,
+) -> anyhow::Result<Option<Tally>> {
+    let share = (size - body).div_ceil(threads as u64);
+    let bounds: Vec<u64> = (0..=threads as u64)
+        .map(|k| (body + k * share).min(size))
+        .collect();
+    let results: Vec<std::io::Result<Option<Tally>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = bounds
+            .windows(2)
+            .enumerate()
+            .map(|(k, bound)| {
+                let range = Range64 {
+                    // A range after the first starts one byte early: if that
+                    // byte ends a line, the range starts exactly on a line.
+                    from: if k == 0 { bound[0] } else { bound[0] - 1 },
+                    skip_first_line: k > 0,
+                    until: bound[1],
+                };
+                scope.spawn(move || -> std::io::Result<Option<Tally>> {
+                    let mut file = File::open(path)?;
+                    let mut tally = Tally::new(layout, false);
+                    Ok(match scan::scan(&mut file, range, &mut tally)? {
+                        Scan::Finished => Some(tally),
+                        Scan::Stopped { .. } => None,
+                    })
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("a reading thread panicked")))
+            })
+            .collect()
+    });
+    let mut merged: Option<Tally> = None;
+    for result in results {
+        let Some(tally) = result.with_context(|| format!("reading {}", path.display()))? else {
+            return Ok(None);
+        };
+        match &mut merged {
+            None => merged = Some(tally),
+            Some(merged) => merged.merge(tally),
+        }
+    }
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A scratch file removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str, text: &str) -> Self {
+            let path = std::env::temp_dir()
+                .join(format!("arena-fast-csv-{}-{name}.csv", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            Scratch(path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// Rows among a dozen models with every winner spelling, some CRLF line
+    /// ends, blank lines, and no newline after the last line.
+    fn battles(rows: usize) -> String {
+        let winners = ["model_a", "model_b", "tie", "both_bad", "tie (bothbad)"];
+        let mut text = String::from("question_id,model_a,model_b,winner,hard\n");
+        for i in 0..rows {
+            let (a, b) = (i * 7 % 12, (i * 5 + 1) % 12);
+            let end = if i % 11 == 0 { "\r\n" } else { "\n" };
+            let hard = if i % 3 == 0 { "True" } else { "false" };
+            write!(
+                text,
+                "q{i},model-{a},model-{b},{},{hard}{end}",
+                winners[i * 13 % 5]
+            )
+            .unwrap();
+            if i % 97 == 0 {
+                text.push('\n');
+            }
+        }
+        text.pop();
+        text
+    }
+
+    fn gathered(path: &Path, category: Option<&str>, threads: usize) -> anyhow::Result<Gathered> {
+        let mut gathered = Gathered::default();
+        gather_with(path, category, &mut gathered, false, threads, 0)?;
+        Ok(gathered)
+    }
+
+    fn assert_same(left: &Gathered, right: &Gathered) {
+        let (l, r) = (&left.comparisons, &right.comparisons);
+        assert_eq!(l.model_names(), r.model_names());
+        assert_eq!(l.total_votes(), r.total_votes());
+        for a in l.model_names() {
+            assert_eq!(l.votes(a), r.votes(a), "{a}");
+            assert_eq!(l.win_rate(a), r.win_rate(a), "{a}");
+            for b in l.model_names() {
+                assert_eq!(l.pair_votes(a, b), r.pair_votes(a, b), "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_split_gives_the_single_readers_counts() {
+        let file = Scratch::new("split", &battles(3_001));
+        let single = gathered(&file.0, None, 1).unwrap();
+        assert_eq!(single.comparisons.total_votes(), 3_001);
+        assert_eq!(single.comparisons.model_names().len(), 12);
+        for threads in [2, 3, 7, 64] {
+            assert_same(&single, &gathered(&file.0, None, threads).unwrap());
+        }
+        let hard = gathered(&file.0, Some("hard"), 1).unwrap();
+        assert_eq!(hard.comparisons.total_votes(), 1_001);
+        assert_same(&hard, &gathered(&file.0, Some("hard"), 5).unwrap());
+    }
+
+    #[test]
+    fn a_quoted_line_anywhere_reads_like_the_single_reader() {
+        let mut text = battles(2_000);
+        text.push_str("\nq-last,\"model-1\",\"model,2\",model_a,\"multi\nline\"\n");
+        let file = Scratch::new("quoted", &text);
+        let single = gathered(&file.0, None, 1).unwrap();
+        assert_eq!(single.comparisons.total_votes(), 2_001);
+        assert_eq!(single.comparisons.pair_votes("model-1", "model,2"), 1);
+        assert_same(&single, &gathered(&file.0, None, 4).unwrap());
+    }
+
+    #[test]
+    fn a_malformed_line_is_named_whatever_the_split() {
+        let mut lines: Vec<String> = battles(1_000).lines().map(str::to_owned).collect();
+        let at = lines.len() - 10;
+        lines[at] = "q-bad,model-1,model-2,draw,false".into();
+        let file = Scratch::new("malformed", &lines.join("\n"));
+        for threads in [1, 3] {
+            let error = gathered(&file.0, None, threads).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("line {}: unknown winner \"draw\"", at + 1)),
+                "{error}"
+            );
+        }
+        lines[at] = "q-short,model-1,model-2".into();
+        let file = Scratch::new("short", &lines.join("\n"));
+        let error = gathered(&file.0, None, 3).unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("line {}: expected 5 fields, found 3", at + 1)),
+            "{error}"
+        );
+    }
+}
