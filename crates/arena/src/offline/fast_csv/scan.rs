@@ -48,44 +48,74 @@ pub(super) struct Range64 {
     pub(super) until: u64,
 }
 
-/// Splits one line (without its newline) on commas: the spans of the
-/// fields up to `last_needed` go to `spans`; returns the field count, or
-/// `None` when the line holds a quote character.
+/// Bytes equal to `byte` in the word, as the high bit of each matching byte
+/// (exact: no false positives from borrows across bytes).
+fn matches(word: u64, byte: u8) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// Splits one line (without its newline, and known to hold no quote) on
+/// commas: the spans of the fields up to `last_needed` go to `spans`, and
+/// the field count is returned.
 ///
-/// Two vectorized passes over the line (a search for quotes, a count of
-/// commas), then a byte loop over the needed fields only: cheaper than one
-/// general-purpose loop over every byte with a branch per byte.
-fn split(line: &[u8], last_needed: usize, spans: &mut Vec<Range<usize>>) -> Option<usize> {
-    if memchr::memchr(b'"', line).is_some() {
-        return None;
-    }
-    // Byte-wide counters per 128-byte chunk let the compiler count 16 or
-    // 32 bytes per instruction.
-    let commas: usize = line
-        .chunks(128)
-        .map(|chunk| {
-            let mut n = 0u8;
-            for &byte in chunk {
-                n += u8::from(byte == b',');
-            }
-            usize::from(n)
-        })
-        .sum();
+/// Eight bytes at a time (SWAR): per word a mask of its commas; the masks'
+/// high bits are summed lane-wise and added up once per line, and only
+/// the commas that end a needed field are visited one by one. Several
+/// times faster than a loop with a branch per byte, in safe, portable code.
+fn split(line: &[u8], last_needed: usize, spans: &mut Vec<Range<usize>>) -> usize {
     spans.clear();
+    // Per byte lane, how many commas. The lanes are added up by one
+    // multiplication into the top byte, which holds at most 255: every 31
+    // words (8 lanes × 31 ≤ 255) the sum is taken and the lanes restart.
+    let mut lanes = 0u64;
+    let mut commas = 0usize;
     let mut from = 0usize;
-    for (at, &byte) in line.iter().enumerate() {
-        if byte == b',' {
+    let mut words = line.chunks_exact(8);
+    let mut base = 0usize;
+    let mut word_index = 0usize;
+    let tail = {
+        let rest = words.remainder();
+        let mut padded = [0u8; 8];
+        padded[..rest.len()].copy_from_slice(rest);
+        u64::from_le_bytes(padded)
+    };
+    let mut next = || {
+        words
+            .next()
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
+    let mut last = false;
+    loop {
+        let word = match next() {
+            Some(word) => word,
+            None if !last => {
+                last = true;
+                tail
+            }
+            None => break,
+        };
+        let mut found = matches(word, b',');
+        lanes += found >> 7;
+        while found != 0 && spans.len() <= last_needed {
+            let at = base + (found.trailing_zeros() / 8) as usize;
+            found &= found - 1;
             spans.push(from..at);
             from = at + 1;
-            if spans.len() > last_needed {
-                break;
-            }
+        }
+        base += 8;
+        word_index += 1;
+        if word_index.is_multiple_of(31) {
+            commas += (lanes.wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize;
+            lanes = 0;
         }
     }
+    commas += (lanes.wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize;
     if spans.len() <= last_needed {
         spans.push(from..line.len());
     }
-    Some(commas + 1)
+    commas + 1
 }
 
 /// The state of a scan between blocks of complete lines.
@@ -103,6 +133,12 @@ impl Scanner {
     /// starts at file offset `offset`); `Some` when the scan ends here.
     fn lines(&mut self, text: &[u8], offset: u64, tally: &mut Tally) -> Option<Scan> {
         let layout = tally.layout();
+        // One search for a quote over the whole text, not one per line:
+        // lines before the first quote need no check.
+        let quotes_from = memchr::memchr(b'"', text).map_or(u64::MAX, |at| {
+            let line = memchr::memrchr(b'\n', &text[..at]).map_or(0, |nl| nl + 1);
+            offset + line as u64
+        });
         let mut line_start = 0usize;
         for at in memchr::memchr_iter(b'\n', text) {
             let line = &text[line_start..at];
@@ -123,9 +159,10 @@ impl Scanner {
                 })
             };
             let record = line.strip_suffix(b"\r").unwrap_or(line);
-            let Some(fields) = split(record, layout.last_needed, &mut self.spans) else {
+            if quotes_from <= line_offset && memchr::memchr(b'"', record).is_some() {
                 return stop(Problem::Quoted);
-            };
+            }
+            let fields = split(record, layout.last_needed, &mut self.spans);
             if record.is_empty() {
                 continue; // the csv crate skips blank lines too
             }
@@ -191,5 +228,60 @@ pub(super) fn scan(file: &mut File, range: Range64, tally: &mut Tally) -> std::i
         let n = file.read(&mut buf[filled..])?;
         filled += n;
         eof = n == 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The obvious byte-by-byte split, as the reference.
+    fn naive(line: &[u8], last_needed: usize) -> (Vec<Range<usize>>, usize) {
+        let mut spans = Vec::new();
+        let mut from = 0;
+        for (at, &byte) in line.iter().enumerate() {
+            if byte == b',' {
+                spans.push(from..at);
+                from = at + 1;
+            }
+        }
+        spans.push(from..line.len());
+        let fields = spans.len();
+        spans.truncate(last_needed + 1);
+        (spans, fields)
+    }
+
+    #[test]
+    fn word_at_a_time_split_matches_the_byte_loop() {
+        let mut spans = Vec::new();
+        let mut lines: Vec<Vec<u8>> = [
+            "",
+            ",",
+            "a",
+            "a,b,c,d",
+            "0123456,89abcdef,x,,,",
+            "0000000000000000,model-021,model-170,both_bad,judge_00000000,1,True,1700000000.0",
+            ",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,",
+            "é,ü,\u{0}\u{7f}\u{80},ÿ",
+        ]
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+        // Longer than 31 words: the per-lane counters are added up in rounds.
+        lines.push(",".repeat(3_000).into_bytes());
+        lines.push(format!("a,{}b", "x,".repeat(1_500)).into_bytes());
+        for line in &lines {
+            for last_needed in [0, 1, 3, 7] {
+                let fields = split(line, last_needed, &mut spans);
+                let (expected, expected_fields) = naive(line, last_needed);
+                assert_eq!(
+                    fields,
+                    expected_fields,
+                    "{:?}",
+                    String::from_utf8_lossy(line)
+                );
+                assert_eq!(spans, expected, "{:?}", String::from_utf8_lossy(line));
+            }
+        }
     }
 }
