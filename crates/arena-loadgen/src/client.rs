@@ -61,6 +61,11 @@ impl Voter {
             cookie: HeaderValue::from_str(&value).expect("hex is a valid header value"),
         }
     }
+
+    /// The `Cookie` header this voter sends.
+    pub fn cookie(&self) -> &HeaderValue {
+        &self.cookie
+    }
 }
 
 /// When one delta reached the client.
@@ -109,7 +114,8 @@ pub struct BattleOptions {
     pub timeout: Duration,
 }
 
-const WINNERS: [&str; 4] = ["model_a", "model_b", "tie", "both_bad"];
+/// The answers a vote may give, in the order runs cycle through them.
+pub const WINNERS: [&str; 4] = ["model_a", "model_b", "tie", "both_bad"];
 
 /// Runs one battle: create, stream to `end` (both sides `done`), vote.
 pub async fn run_battle(

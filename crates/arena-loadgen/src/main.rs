@@ -1,7 +1,7 @@
 //! `arena-loadgen`: the load generator behind `scripts/bench-server` and the
 //! figures in `BENCHMARKS.md`.
 //!
-//! Three benchmarks, each bounded by a count and a time limit, each printing
+//! Three benchmarks and a soak, each bounded by a count and a time limit, each printing
 //! one JSON object on standard output (progress goes to standard error):
 //!
 //! - `battles`: C simulated voters each loop create → stream to `end` →
@@ -14,6 +14,10 @@
 //!   between deltas at the client are compared with the pace (the latency
 //!   the server adds per streamed chunk). `--direct-model` runs the same
 //!   measurement straight against the mock, as the baseline.
+//! - `soak`: open-loop mixed traffic (battles with second turns, reads and
+//!   votes, leaderboard reads, exports) at a fixed arrival rate for a fixed
+//!   time, recorded per 10-second window with the server's memory; the
+//!   traffic of `scripts/soak`, which checks and reports the result.
 //!
 //! With `--server-pid` each summary also holds the server's CPU time over
 //! the run and its peak resident memory, read from `/proc`.
@@ -21,6 +25,7 @@
 mod battles;
 mod ceiling;
 mod client;
+mod soak;
 mod sse;
 mod stats;
 mod streams;
@@ -49,6 +54,8 @@ enum Command {
     Ceiling(ceiling::Args),
     /// N concurrent battles at once; added latency per streamed chunk.
     Streams(streams::Args),
+    /// Mixed open-loop traffic for a fixed time, per-window records.
+    Soak(soak::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,6 +70,7 @@ fn main() -> anyhow::Result<()> {
             Command::Battles(args) => battles::run(args).await,
             Command::Ceiling(args) => ceiling::run(args).await,
             Command::Streams(args) => streams::run(args).await,
+            Command::Soak(args) => soak::run(args).await,
         }
     })?;
     let mut stdout = std::io::stdout().lock();

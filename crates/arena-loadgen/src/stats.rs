@@ -40,12 +40,7 @@ impl Samples {
         }
         self.0.sort_by(f64::total_cmp);
         let n = self.0.len();
-        // Nearest-rank percentile: the smallest sample with at least p% of
-        // the samples at or below it.
-        let pct = |p: f64| {
-            let rank = ((p / 100.0) * n as f64).ceil().max(1.0) as usize;
-            round(self.0[rank.min(n) - 1])
-        };
+        let pct = |p: f64| round(nearest_rank(&self.0, p));
         let mean = self.0.iter().sum::<f64>() / n as f64;
         json!({
             "count": n,
@@ -56,6 +51,15 @@ impl Samples {
             "max_ms": round(self.0[n - 1]),
         })
     }
+}
+
+/// The nearest-rank percentile `p` (0–100) of `sorted` (ascending, not
+/// empty): the smallest sample with at least p% of the samples at or below
+/// it. Always an observed value, so a tail is never smoothed away.
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> T {
+    let n = sorted.len();
+    let rank = ((p / 100.0) * n as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(n) - 1]
 }
 
 fn round(ms: f64) -> f64 {
@@ -142,6 +146,48 @@ impl ProcUsage {
     }
 }
 
+/// Resident memory of a process, KiB, from `/proc/<pid>/status`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resident {
+    /// `VmRSS`: all resident pages.
+    pub vm_rss: u64,
+    /// `RssAnon`: heap and stacks, where a leak shows.
+    pub rss_anon: u64,
+    /// `RssFile`: mapped files (the binary, libraries).
+    pub rss_file: u64,
+    /// `RssShmem`: shared memory, such as SQLite's WAL index.
+    pub rss_shmem: u64,
+}
+
+impl Resident {
+    /// Reads it; `None` off Linux or when the process is gone.
+    pub fn read(pid: u32) -> Option<Self> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        };
+        Some(Self {
+            vm_rss: field("VmRSS")?,
+            rss_anon: field("RssAnon").unwrap_or(0),
+            rss_file: field("RssFile").unwrap_or(0),
+            rss_shmem: field("RssShmem").unwrap_or(0),
+        })
+    }
+
+    /// `{VmRSS, RssAnon, RssFile, RssShmem}`, the kernel's names.
+    pub fn to_json(self) -> Value {
+        json!({
+            "VmRSS": self.vm_rss,
+            "RssAnon": self.rss_anon,
+            "RssFile": self.rss_file,
+            "RssShmem": self.rss_shmem,
+        })
+    }
+}
+
 /// CPU used by this process and, when given, the server, over one run.
 #[derive(Debug)]
 pub struct CpuMeter {
@@ -206,6 +252,16 @@ mod tests {
     fn reads_its_own_usage() {
         if cfg!(target_os = "linux") {
             assert!(ProcUsage::read("self").expect("proc").peak_kib > 0);
+            let resident = Resident::read(std::process::id()).expect("proc");
+            assert!(resident.vm_rss > 0 && resident.rss_anon > 0);
         }
+    }
+
+    #[test]
+    fn nearest_rank_of_few_samples() {
+        assert_eq!(nearest_rank(&[7u32], 99.0), 7);
+        assert_eq!(nearest_rank(&[1u32, 2, 3, 4], 50.0), 2);
+        assert_eq!(nearest_rank(&[1u32, 2, 3, 4], 95.0), 4);
+        assert_eq!(nearest_rank(&[1u32, 2, 3, 4], 0.0), 1);
     }
 }
