@@ -1,6 +1,7 @@
 //! Parquet output: rows are gathered into Arrow builders and written as one
-//! zstd-compressed row group every [`ROW_GROUP_ROWS`] rows, so memory stays
-//! bounded whatever the export size.
+//! zstd-compressed row group every [`ROW_GROUP_ROWS`] rows, or sooner when
+//! the gathered rows reach [`ROW_GROUP_BYTES`], so memory stays bounded
+//! whatever the export size.
 //!
 //! Schema: `question_id`, `model_a`, `model_b`, `winner` Utf8 (required);
 //! `judge` Utf8; `turn` Int64 (required); `anony` Boolean (required);
@@ -31,10 +32,17 @@ use crate::{BattleRow, DatasetError, WriteOptions, columns};
 /// small enough to bound the writer's memory.
 pub(crate) const ROW_GROUP_ROWS: usize = 65_536;
 
-/// A row group is also cut once its conversation text reaches this size, so
-/// that exports with conversations keep a bounded memory footprint (65,536
-/// rows of long conversations would otherwise be held at once).
-const ROW_GROUP_TEXT_BYTES: usize = 32 * 1024 * 1024;
+/// A row group is also cut once the rows gathered for it take about this
+/// much memory, so that an export's footprint stays small whatever its rows
+/// hold: 65,536 rows with conversations and a dozen extra columns held
+/// 100 MB and more, and the server runs several exports at once.
+const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
+
+/// Rows the builders are sized for up front; they grow when needed.
+const INITIAL_ROWS: usize = 4096;
+
+/// Estimated memory of a row's fixed-size parts in the builders.
+const ROW_FIXED_BYTES: usize = 64;
 
 /// One extra cell, owned until the row group is flushed, because an extra
 /// column's type is only known once the first row group has been seen.
@@ -111,16 +119,16 @@ struct ContractBuilders {
 
 impl ContractBuilders {
     fn new() -> Self {
-        let text = || StringBuilder::with_capacity(ROW_GROUP_ROWS, ROW_GROUP_ROWS * 16);
+        let text = || StringBuilder::with_capacity(INITIAL_ROWS, INITIAL_ROWS * 16);
         ContractBuilders {
             question_id: text(),
             model_a: text(),
             model_b: text(),
             winner: text(),
             judge: text(),
-            turn: Int64Builder::with_capacity(ROW_GROUP_ROWS),
-            anony: BooleanBuilder::with_capacity(ROW_GROUP_ROWS),
-            tstamp: Float64Builder::with_capacity(ROW_GROUP_ROWS),
+            turn: Int64Builder::with_capacity(INITIAL_ROWS),
+            anony: BooleanBuilder::with_capacity(INITIAL_ROWS),
+            tstamp: Float64Builder::with_capacity(INITIAL_ROWS),
             conversation_a: StringBuilder::new(),
             conversation_b: StringBuilder::new(),
         }
@@ -140,8 +148,8 @@ pub(crate) struct ParquetWriter<W: Write + Send> {
     rows: usize,
     first_row: u64,
     scratch: Vec<u8>,
-    /// Conversation text gathered in the current row group.
-    text_bytes: usize,
+    /// Estimated memory of the rows gathered for the current row group.
+    buffered_bytes: usize,
 }
 
 fn parquet_error(source: parquet::errors::ParquetError) -> DatasetError {
@@ -161,7 +169,7 @@ impl<W: Write + Send> ParquetWriter<W> {
             rows: 0,
             first_row: 1,
             scratch: Vec::with_capacity(1024),
-            text_bytes: 0,
+            buffered_bytes: 0,
         })
     }
 
@@ -192,17 +200,28 @@ impl<W: Write + Send> ParquetWriter<W> {
                         // serde_json only writes UTF-8.
                         let text = std::str::from_utf8(&self.scratch).unwrap_or_default();
                         builder.append_value(text);
-                        self.text_bytes += text.len();
+                        self.buffered_bytes += text.len();
                     }
                     None => builder.append_null(),
                 }
             }
         }
+        self.buffered_bytes += ROW_FIXED_BYTES
+            + row.question_id.len()
+            + row.model_a.len()
+            + row.model_b.len()
+            + row.judge.as_ref().map_or(0, String::len);
         for (cells, name) in self.extras.iter_mut().zip(&options.extra_columns) {
-            cells.push(Cell::of(extra_value(row, name)));
+            let cell = Cell::of(extra_value(row, name));
+            self.buffered_bytes += std::mem::size_of::<Cell>()
+                + match &cell {
+                    Cell::Text(text) => text.len(),
+                    _ => 0,
+                };
+            cells.push(cell);
         }
         self.rows += 1;
-        if self.rows == ROW_GROUP_ROWS || self.text_bytes >= ROW_GROUP_TEXT_BYTES {
+        if self.rows == ROW_GROUP_ROWS || self.buffered_bytes >= ROW_GROUP_BYTES {
             self.flush()?;
         }
         Ok(())
@@ -280,9 +299,12 @@ impl<W: Write + Send> ParquetWriter<W> {
             .map_err(|source| DatasetError::Arrow { file: None, source })?;
         let writer = self.writer.as_mut().expect("writer created above");
         writer.write(&batch).map_err(parquet_error)?;
+        // Close the row group now: ArrowWriter would otherwise keep
+        // encoding into it up to its row limit, holding the pages in memory.
+        writer.flush().map_err(parquet_error)?;
         self.first_row += self.rows as u64;
         self.rows = 0;
-        self.text_bytes = 0;
+        self.buffered_bytes = 0;
         Ok(())
     }
 

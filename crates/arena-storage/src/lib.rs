@@ -11,6 +11,7 @@
 //! sqlx type crosses its boundary.
 
 mod error;
+mod export;
 mod migrations;
 mod postgres;
 mod queries;

@@ -176,6 +176,7 @@ macro_rules! impl_storage {
 
             use super::$store;
             use crate::error::{violated_constraint, BattleConflict, Result, StorageError};
+            use crate::export;
             use crate::queries::select_models;
             use crate::rows;
             use crate::types::*;
@@ -664,48 +665,52 @@ macro_rules! impl_storage {
                 }
 
                 fn export_battles(&self, filter: VoteFilter, conversations: bool) -> BoxStream<'_, Result<ExportBattle>> {
-                    let category = filter.category.clone();
-                    sqlx::query(
-                        "SELECT b.id, b.external_id, ma.name AS model_a, mb.name AS model_b, v.winner, v.voter, v.created_at, \
-                         b.pair_probability, b.categories, (SELECT COUNT(*) FROM turns t WHERE t.battle_id = b.id) AS turn_count \
-                         FROM votes v JOIN battles b ON b.id = v.battle_id \
-                         JOIN models ma ON ma.id = b.model_a JOIN models mb ON mb.id = b.model_b \
-                         WHERE b.identity_leak = false AND v.created_at >= $1 AND v.created_at < $2 \
-                         AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter) \
-                         ORDER BY v.id",
-                    )
-                    .bind(filter.since_ms.unwrap_or(i64::MIN))
-                    .bind(filter.until_ms.unwrap_or(i64::MAX))
-                    .fetch(&self.pool)
-                    .map_err(StorageError::from)
-                    .and_then(|row| async move {
-                        let categories: Json<Vec<String>> = row.try_get("categories")?;
-                        let winner: String = row.try_get("winner")?;
-                        Ok(ExportBattle {
-                            battle_id: row.try_get("id")?,
-                            external_id: row.try_get("external_id")?,
-                            model_a: row.try_get("model_a")?,
-                            model_b: row.try_get("model_b")?,
-                            winner: rows::winner(&winner)?,
-                            voter: row.try_get("voter")?,
-                            voted_at_ms: row.try_get("created_at")?,
-                            pair_probability: row.try_get("pair_probability")?,
-                            categories: categories.0,
-                            turns: Vec::new(),
-                            turn_count: rows::turn_number(row.try_get::<i64, _>("turn_count")?)?,
+                    // See crate::export for why pages of JSON.
+                    let page_sql = if Self::BACKEND == "sqlite" { export::SQLITE_PAGE } else { export::POSTGRES_PAGE };
+                    let since = filter.since_ms.unwrap_or(i64::MIN);
+                    let until = filter.until_ms.unwrap_or(i64::MAX);
+                    let after = filter.after_id.unwrap_or(0);
+                    let category = filter.category;
+                    let start = async move {
+                        let models: HashMap<Uuid, String> = sqlx::query("SELECT id, name FROM models")
+                            .fetch_all(&self.pool)
+                            .await?
+                            .iter()
+                            .map(|row| Ok((row.try_get("id")?, row.try_get("name")?)))
+                            .collect::<Result<_>>()?;
+                        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM votes").fetch_one(&self.pool).await?;
+                        Ok::<_, StorageError>((std::sync::Arc::new(models), last))
+                    };
+                    futures_util::stream::once(start)
+                        .map_ok(move |(models, last)| {
+                            let category = category.clone();
+                            futures_util::stream::iter(export::page_ranges(after, last))
+                                .map(move |(from, up_to)| {
+                                    let (models, category) = (models.clone(), category.clone());
+                                    async move {
+                                        let text: String = sqlx::query_scalar(page_sql)
+                                            .bind(from)
+                                            .bind(up_to)
+                                            .bind(since)
+                                            .bind(until)
+                                            .fetch_one(&self.pool)
+                                            .await?;
+                                        export::parse_page(&text, &models, category.as_deref())
+                                    }
+                                })
+                                .buffered(export::PAGES_IN_FLIGHT)
+                                .map_ok(|page| futures_util::stream::iter(page.into_iter().map(Ok)))
+                                .try_flatten()
                         })
-                    })
-                    .try_filter(move |battle| {
-                        std::future::ready(rows::in_category(&battle.categories, category.as_deref()))
-                    })
-                    .and_then(move |mut battle| async move {
-                        if conversations {
-                            let turns = sqlx::query(TURN_COLUMNS).bind(battle.battle_id).fetch_all(&self.pool).await?;
-                            battle.turns = turns.iter().map(turn_from_row).collect::<Result<_>>()?;
-                        }
-                        Ok(battle)
-                    })
-                    .boxed()
+                        .try_flatten()
+                        .and_then(move |mut battle| async move {
+                            if conversations {
+                                let turns = sqlx::query(TURN_COLUMNS).bind(battle.battle_id).fetch_all(&self.pool).await?;
+                                battle.turns = turns.iter().map(turn_from_row).collect::<Result<_>>()?;
+                            }
+                            Ok(battle)
+                        })
+                        .boxed()
                 }
 
                 async fn import_battles(&self, battles: Vec<ImportedBattle>, now_ms: i64) -> Result<ImportSummary> {

@@ -71,12 +71,12 @@ pub async fn export(args: ExportArgs, file: &FileSettings) -> anyhow::Result<()>
         filter,
         conversations,
     };
-    let (_, rows) = write_dataset(storage.as_ref(), &salt, request, out, |row| {
+    let (_, rows) = write_dataset(storage.as_ref(), &salt, request, out, |battle| {
         bar.inc(1);
-        if let Some(t) = row.tstamp {
-            first = Some(first.map_or(t, |f: f64| f.min(t)));
-            last = Some(last.map_or(t, |l: f64| l.max(t)));
-        }
+        // The row's tstamp (Unix seconds) of this vote.
+        let t = battle.voted_at_ms as f64 / 1000.0;
+        first = Some(first.map_or(t, |f: f64| f.min(t)));
+        last = Some(last.map_or(t, |l: f64| l.max(t)));
     })
     .await?;
     bar.finish_and_clear();
