@@ -12,12 +12,30 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Upper bounds (seconds) of the latency histograms' buckets: from a
+/// millisecond (a cached leaderboard read) to a minute (a long answer).
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0,
+];
+
 /// Installs the global recorder once (later calls reuse it).
+///
+/// Histograms are Prometheus histograms with fixed buckets rather than the
+/// exporter's default summaries: a bucket set is a fixed array of counters
+/// per label set, where a summary's sketch kept growing with the spread of
+/// the values seen (5 MB after a few minutes of soak), and buckets can be
+/// aggregated across instances, which quantiles cannot.
 pub fn install() {
-    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok());
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets(&LATENCY_BUCKETS)
+            .ok()?
+            .install_recorder()
+            .ok()
+    });
 }
 
-/// Drains the recorded histogram samples into their summaries. Without it a
+/// Drains the recorded histogram samples into their buckets. Without it a
 /// recorder installed by `install_recorder` keeps every latency sample until
 /// `/metrics` is next scraped, so a server that is never scraped grows
 /// without bound; the housekeeping loop calls this on every tick (at most

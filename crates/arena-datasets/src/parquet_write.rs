@@ -36,7 +36,7 @@ pub(crate) const ROW_GROUP_ROWS: usize = 65_536;
 /// much memory, so that an export's footprint stays small whatever its rows
 /// hold: 65,536 rows with conversations and a dozen extra columns held
 /// 100 MB and more, and the server runs several exports at once.
-const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
+const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
 
 /// Rows the builders are sized for up front; they grow when needed.
 const INITIAL_ROWS: usize = 4096;

@@ -16,6 +16,15 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::{Cli, Command};
 use crate::settings::FileSettings;
 
+/// mimalloc instead of the system allocator. Under glibc's malloc a server
+/// that ran for ten minutes held twice the memory it was using (a soak
+/// peaked at 48 MB of live heap and 150 MB resident): each thread's arena
+/// keeps what it once needed for an export or a burst of streams. mimalloc
+/// returns freed pages to the system, so resident memory follows what is
+/// actually in use, and it is as fast or faster for this workload.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format.as_deref());
