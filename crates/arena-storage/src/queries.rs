@@ -665,8 +665,9 @@ macro_rules! impl_storage {
                 }
 
                 fn export_battles(&self, filter: VoteFilter, conversations: bool) -> BoxStream<'_, Result<ExportBattle>> {
-                    // See crate::export for why pages of JSON.
-                    let page_sql = if Self::BACKEND == "sqlite" { export::SQLITE_PAGE } else { export::POSTGRES_PAGE };
+                    // See crate::export: pages of JSON on SQLite, rows on PostgreSQL.
+                    let timed = filter.since_ms.is_some() || filter.until_ms.is_some();
+                    let page_sql = export::page_sql(Self::BACKEND, timed);
                     let since = filter.since_ms.unwrap_or(i64::MIN);
                     let until = filter.until_ms.unwrap_or(i64::MAX);
                     let after = filter.after_id.unwrap_or(0);
@@ -682,25 +683,54 @@ macro_rules! impl_storage {
                         Ok::<_, StorageError>((std::sync::Arc::new(models), last))
                     };
                     futures_util::stream::once(start)
-                        .map_ok(move |(models, last)| {
+                        .map_ok(move |(models, last)| -> BoxStream<'_, Result<ExportBattle>> {
                             let category = category.clone();
+                            if Self::BACKEND != "sqlite" {
+                                let mut query = sqlx::query(export::postgres_rows_sql(timed)).bind(after).bind(last);
+                                if timed {
+                                    query = query.bind(since).bind(until);
+                                }
+                                return query
+                                    .fetch(&self.pool)
+                                    .map_err(StorageError::from)
+                                    .and_then(move |row| {
+                                        let (models, category) = (models.clone(), category.clone());
+                                        async move {
+                                            let winner: String = row.try_get("winner")?;
+                                            let categories: Json<Vec<String>> = row.try_get("categories")?;
+                                            export::battle(
+                                                &models,
+                                                category.as_deref(),
+                                                (row.try_get("battle_id")?, row.try_get("external_id")?),
+                                                (row.try_get("model_a")?, row.try_get("model_b")?),
+                                                &winner,
+                                                row.try_get("voter")?,
+                                                row.try_get("created_at")?,
+                                                row.try_get("pair_probability")?,
+                                                categories.0,
+                                                row.try_get("turn_count")?,
+                                            )
+                                        }
+                                    })
+                                    .try_filter_map(|battle| std::future::ready(Ok(battle)))
+                                    .boxed();
+                            }
                             futures_util::stream::iter(export::page_ranges(after, last))
                                 .map(move |(from, up_to)| {
                                     let (models, category) = (models.clone(), category.clone());
                                     async move {
-                                        let text: String = sqlx::query_scalar(page_sql)
-                                            .bind(from)
-                                            .bind(up_to)
-                                            .bind(since)
-                                            .bind(until)
-                                            .fetch_one(&self.pool)
-                                            .await?;
+                                        let mut query = sqlx::query_scalar(page_sql).bind(from).bind(up_to);
+                                        if timed {
+                                            query = query.bind(since).bind(until);
+                                        }
+                                        let text: String = query.fetch_one(&self.pool).await?;
                                         export::parse_page(&text, &models, category.as_deref())
                                     }
                                 })
                                 .buffered(export::PAGES_IN_FLIGHT)
                                 .map_ok(|page| futures_util::stream::iter(page.into_iter().map(Ok)))
                                 .try_flatten()
+                                .boxed()
                         })
                         .try_flatten()
                         .and_then(move |mut battle| async move {
