@@ -290,6 +290,33 @@ async fn exports_follow_the_contract_and_match_the_live_leaderboard() -> Result<
     );
     texts.push(http_jsonl.text.clone());
 
+    // Time filters: [since, until) on the vote time.
+    let stamps: Vec<f64> = rows.iter().filter_map(|r| r["tstamp"].as_f64()).collect();
+    let middle = stamps[stamps.len() / 2];
+    // Whole milliseconds, as stored: no rounding at the boundary.
+    let rfc3339 = |seconds: f64| -> Result<String> {
+        let ms = (seconds * 1000.0).round() as i128;
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)?;
+        Ok(at.format(&time::format_description::well_known::Rfc3339)?)
+    };
+    let since = researcher
+        .get(&format!(
+            "/api/v1/export?conversations=false&since={}",
+            rfc3339(middle)?
+        ))
+        .await?;
+    let until = researcher
+        .get(&format!(
+            "/api/v1/export?conversations=false&until={}",
+            rfc3339(middle)?
+        ))
+        .await?;
+    let (since, until) = (jsonl_rows(&since.text)?, jsonl_rows(&until.text)?);
+    assert_eq!(since.len() + until.len(), total, "the two halves cover all");
+    assert!(since.iter().all(|r| r["tstamp"].as_f64() >= Some(middle)));
+    assert!(until.iter().all(|r| r["tstamp"].as_f64() < Some(middle)));
+    assert!(!since.is_empty());
+
     let admin_jsonl = admin
         .get("/api/v1/export?format=jsonl&conversations=false")
         .await?;
