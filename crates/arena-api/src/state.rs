@@ -72,7 +72,19 @@ struct Inner {
     shutdown: watch::Receiver<bool>,
     tasks: tokio_util::task::TaskTracker,
     registry: crate::registry::ModelRegistry,
+    exports: Arc<tokio::sync::Semaphore>,
 }
+
+/// Exports that run at once on one instance; later ones wait for a turn.
+///
+/// An export holds a few pages, a batch and (Parquet) a row group: tens of
+/// MB with conversations. Unbounded, exports requested faster than they
+/// finish pile up and memory grows with the dataset (a soak at 95 battles/s
+/// with an export every 10 s grew past 250 MB as exports of the growing
+/// dataset started to overlap). Two at a time keeps memory bounded and the
+/// database busy; a waiting export has its response headers already and
+/// holds nothing but its place in the queue.
+pub const CONCURRENT_EXPORTS: usize = 2;
 
 /// Everything a handler may need. Cloning is an `Arc` increment.
 #[derive(Clone)]
@@ -104,6 +116,7 @@ impl AppState {
             shutdown,
             tasks: tokio_util::task::TaskTracker::new(),
             registry: crate::registry::ModelRegistry::default(),
+            exports: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_EXPORTS)),
             config,
         }))
     }
@@ -131,6 +144,12 @@ impl AppState {
     /// SHA-256 of the configured admin token.
     pub fn admin_token_digest(&self) -> &[u8; 32] {
         &self.0.admin_digest
+    }
+
+    /// Waits for a turn to run an export (see [`CONCURRENT_EXPORTS`]); the
+    /// turn ends when the permit is dropped.
+    pub async fn export_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.exports.clone().acquire_owned().await.ok()
     }
 
     /// Salt for exported judge hashes.

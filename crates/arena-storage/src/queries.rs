@@ -713,9 +713,17 @@ macro_rules! impl_storage {
                                         }
                                     })
                                     .try_filter_map(|battle| std::future::ready(Ok(battle)))
+                                    .and_then(move |mut battle| async move {
+                                        if conversations {
+                                            let turns = sqlx::query(TURN_COLUMNS).bind(battle.battle_id).fetch_all(&self.pool).await?;
+                                            battle.turns = turns.iter().map(turn_from_row).collect::<Result<_>>()?;
+                                        }
+                                        Ok(battle)
+                                    })
                                     .boxed();
                             }
-                            futures_util::stream::iter(export::page_ranges(after, last))
+                            let size = if conversations { export::PAGE_IDS_WITH_CONVERSATIONS } else { export::PAGE_IDS };
+                            futures_util::stream::iter(export::page_ranges(after, last, size))
                                 .map(move |(from, up_to)| {
                                     let (models, category) = (models.clone(), category.clone());
                                     async move {
@@ -724,7 +732,18 @@ macro_rules! impl_storage {
                                             query = query.bind(since).bind(until);
                                         }
                                         let text: String = query.fetch_one(&self.pool).await?;
-                                        export::parse_page(&text, &models, category.as_deref())
+                                        let mut page = export::parse_page(&text, &models, category.as_deref())?;
+                                        if conversations && !page.is_empty() {
+                                            let rows = sqlx::query(export::PAGE_TURNS).bind(from).bind(up_to).fetch_all(&self.pool).await?;
+                                            let mut turns: HashMap<Uuid, Vec<Turn>> = HashMap::new();
+                                            for row in &rows {
+                                                turns.entry(row.try_get("battle_id")?).or_default().push(turn_from_row(row)?);
+                                            }
+                                            for battle in &mut page {
+                                                battle.turns = turns.remove(&battle.battle_id).unwrap_or_default();
+                                            }
+                                        }
+                                        Ok::<_, StorageError>(page)
                                     }
                                 })
                                 .buffered(export::PAGES_IN_FLIGHT)
@@ -733,13 +752,6 @@ macro_rules! impl_storage {
                                 .boxed()
                         })
                         .try_flatten()
-                        .and_then(move |mut battle| async move {
-                            if conversations {
-                                let turns = sqlx::query(TURN_COLUMNS).bind(battle.battle_id).fetch_all(&self.pool).await?;
-                                battle.turns = turns.iter().map(turn_from_row).collect::<Result<_>>()?;
-                            }
-                            Ok(battle)
-                        })
                         .boxed()
                 }
 

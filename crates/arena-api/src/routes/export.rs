@@ -92,6 +92,8 @@ pub async fn export(
     let writer = ChannelWriter::new(sender);
     let task_state = state.clone();
     tokio::spawn(async move {
+        // The headers go out now; the body starts when a turn is free.
+        let _turn = task_state.export_turn().await;
         let salt = task_state.judge_salt().to_owned();
         if let Err(error) =
             write_dataset(task_state.storage(), &salt, request, writer, |_| {}).await
