@@ -1,19 +1,26 @@
-//! The research export's read path: votes in pages of consecutive vote ids,
-//! each page aggregated by the database into one JSON text.
+//! The research export's read path.
 //!
-//! On SQLite, why pages of JSON: a million-row export read row by row spent most of its
-//! time in the driver, not in the database — sqlx copies every value of every
-//! row (ten per vote) and, on SQLite, hands each row from its worker thread
-//! through a channel, so the two threads took turns every few rows (a third
-//! of the time in the kernel). One aggregated value per page of 4,096 votes
-//! costs one hand-off and one copy per page; serde_json then reads the page
-//! in one pass, borrowing what it can. Model names are resolved here from
-//! one read of the models table instead of two joins per row.
+//! On SQLite: votes in pages of consecutive vote ids, each page aggregated
+//! by SQLite into one JSON text. Read row by row, a million-row export
+//! spent most of its time in the driver, not in the database: sqlx copies
+//! every value of every row (ten per vote) and hands each row from its
+//! worker thread through a channel, so the two threads took turns every few
+//! rows (a third of the time in the kernel). One aggregated value per page
+//! of 4,096 votes costs one hand-off and one copy per page; serde_json then
+//! reads the page in one pass, borrowing what it can. Pages are ranges of
+//! vote ids, not "the next N rows after the last one", so that they do not
+//! depend on each other: the next page is read while the caller consumes
+//! the current one (two connections, two cores), and memory stays at two
+//! pages whatever the size of the export.
 //!
-//! Pages are ranges of vote ids, not "the next N rows after the last one",
-//! so that they do not depend on each other: the stream reads the next page
-//! while the caller consumes the current one (two connections, two cores on
-//! SQLite), and memory stays at two pages whatever the size of the export.
+//! On PostgreSQL: one ordered stream of rows. Its driver decodes rows from
+//! the socket on the reading task (no thread hand-off), and building JSON
+//! cost the server more than sending rows (a page of 4,096 votes took 31 ms,
+//! 20 of them in `json_build_array`).
+//!
+//! Both: model names are resolved here from one read of the models table
+//! instead of two joins per row, and the highest vote id at the start
+//! bounds the export, which is a snapshot of its start.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -25,11 +32,10 @@ use crate::error::{Result, StorageError};
 use crate::rows;
 use crate::types::ExportBattle;
 
-/// Vote ids per page.
+/// Vote ids per SQLite page.
 pub(crate) const PAGE_IDS: i64 = 4096;
 
-/// Vote ids per page when conversations are exported too: their text makes
-/// a battle a few kilobytes instead of a hundred bytes.
+/// Vote ids per page when conversations are exported too.
 pub(crate) const PAGE_IDS_WITH_CONVERSATIONS: i64 = 512;
 
 /// The turns of a page's battles, in one query (SQLite pages): `$1 < vote
@@ -43,37 +49,50 @@ pub(crate) const PAGE_TURNS: &str = "SELECT t.battle_id, t.turn, t.prompt, t.ans
 /// Pages read ahead of the consumer (each on its own connection).
 pub(crate) const PAGES_IN_FLIGHT: usize = 2;
 
-/// The page query of one backend: `$1 < vote id <= $2`, and with a time
-/// filter votes cast in [`$3`, `$4`). Each vote becomes one JSON array (see
-/// [`PageRow`]) and the page one JSON array of them. The order inside the
-/// page is restored by vote id after parsing, so the aggregate's order does
-/// not matter.
+/// What one export reads, from its filter and the highest vote id at its
+/// start.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    /// Votes with a greater id.
+    pub(crate) after: i64,
+    /// Votes up to this id.
+    pub(crate) last: i64,
+    /// Votes cast in [since, until), when a time filter is given.
+    pub(crate) time: Option<(i64, i64)>,
+    /// Only battles tagged with this category.
+    pub(crate) category: Option<String>,
+    /// With each battle's turns.
+    pub(crate) conversations: bool,
+}
+
+impl Scope {
+    /// Vote ids per SQLite page: conversations make a battle a few
+    /// kilobytes instead of a hundred bytes.
+    pub(crate) fn page_size(&self) -> i64 {
+        if self.conversations {
+            PAGE_IDS_WITH_CONVERSATIONS
+        } else {
+            PAGE_IDS
+        }
+    }
+}
+
+/// The votes of a page or of the row stream: `$1 < vote id <= $2`, and with
+/// a time filter votes cast in [`$3`, `$4`).
 ///
-/// Without a time filter the query has no condition on `created_at` at
-/// all: given one, PostgreSQL's planner (with the statistics of a fresh
-/// import) intersected the id range with a scan of the whole `created_at`
-/// index, for every page — a 200,000-vote export took 13 s instead of 1.
-macro_rules! page_query {
-    (sqlite, $time:expr) => {
+/// Without a time filter there is no condition on `created_at` at all:
+/// given one, PostgreSQL's planner (with the statistics of a fresh import)
+/// intersected the id range with a scan of the whole `created_at` index —
+/// a 200,000-vote export took 13 s instead of 1.
+macro_rules! export_query {
+    ($select:expr, $time:expr, $tail:expr) => {
         concat!(
-            "SELECT '[' || COALESCE(group_concat(r, ','), '') || ']' FROM (\
-             SELECT json_array(v.id, hex(b.id), b.external_id, hex(b.model_a), hex(b.model_b), v.winner, v.voter, v.created_at, \
-             CASE WHEN b.pair_probability IS NULL THEN NULL ELSE printf('%!.17g', b.pair_probability) END, json(b.categories), \
-             (SELECT COUNT(*) FROM turns t WHERE t.battle_id = b.id)) AS r \
-             FROM votes v JOIN battles b ON b.id = v.battle_id \
+            $select,
+            " FROM votes v JOIN battles b ON b.id = v.battle_id \
              WHERE v.id > $1 AND v.id <= $2 AND b.identity_leak = false",
             $time,
-            " AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter))"
-        )
-    };
-    (postgres, $time:expr) => {
-        concat!(
-            "SELECT COALESCE(json_agg(json_build_array(v.id, b.id, b.external_id, b.model_a, b.model_b, v.winner, v.voter, v.created_at, \
-             b.pair_probability::text, b.categories, (SELECT COUNT(*) FROM turns t WHERE t.battle_id = b.id))), '[]')::text \
-             FROM votes v JOIN battles b ON b.id = v.battle_id \
-             WHERE v.id > $1 AND v.id <= $2 AND b.identity_leak = false",
-            $time,
-            " AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter)"
+            " AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter)",
+            $tail
         )
     };
 }
@@ -85,41 +104,49 @@ macro_rules! time_filter {
     };
 }
 
-/// PostgreSQL reads the export as one ordered stream of rows instead: its
-/// driver decodes rows from the socket on the reading task (no thread hand-
-/// off), and building JSON costs the server more than sending rows (a page
-/// of 4,096 votes took 31 ms of which 20 in `json_build_array`). The upper
-/// id bound makes the export a snapshot of its start, as with pages.
-macro_rules! postgres_rows {
+/// One SQLite page: each vote one JSON array (see [`PageRow`]), the page one
+/// JSON array of them. The order inside the page is restored by vote id
+/// after parsing, so the aggregate's order does not matter.
+macro_rules! sqlite_page {
     ($time:expr) => {
         concat!(
-            "SELECT v.id, b.id AS battle_id, b.external_id, b.model_a, b.model_b, v.winner, v.voter, v.created_at, \
-             b.pair_probability, b.categories, (SELECT COUNT(*) FROM turns t WHERE t.battle_id = b.id) AS turn_count \
-             FROM votes v JOIN battles b ON b.id = v.battle_id \
-             WHERE v.id > $1 AND v.id <= $2 AND b.identity_leak = false",
-            $time,
-            " AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter) ORDER BY v.id"
+            "SELECT '[' || COALESCE(group_concat(r, ','), '') || ']' FROM (",
+            export_query!(
+                "SELECT json_array(v.id, hex(b.id), b.external_id, hex(b.model_a), hex(b.model_b), v.winner, v.voter, v.created_at, \
+                 CASE WHEN b.pair_probability IS NULL THEN NULL ELSE printf('%!.17g', b.pair_probability) END, json(b.categories), \
+                 (SELECT COUNT(*) FROM turns t WHERE t.battle_id = b.id)) AS r",
+                $time,
+                ")"
+            )
         )
     };
 }
 
-/// The PostgreSQL row query, with or without the time filter.
-pub(crate) fn postgres_rows_sql(timed: bool) -> &'static str {
-    if timed {
-        postgres_rows!(time_filter!())
-    } else {
-        postgres_rows!("")
+/// The PostgreSQL row stream, in vote order.
+macro_rules! postgres_rows {
+    ($time:expr) => {
+        export_query!(
+            "SELECT v.id, b.id AS battle_id, b.external_id, b.model_a, b.model_b, v.winner, v.voter, v.created_at, \
+             b.pair_probability, b.categories, (SELECT COUNT(*) FROM turns t WHERE t.battle_id = b.id) AS turn_count",
+            $time,
+            " ORDER BY v.id"
+        )
+    };
+}
+
+/// The SQLite page query, with or without the time filter.
+pub(crate) fn sqlite_page_sql(scope: &Scope) -> &'static str {
+    match scope.time {
+        Some(_) => sqlite_page!(time_filter!()),
+        None => sqlite_page!(""),
     }
 }
 
-/// The page query for a backend (`"sqlite"` or `"postgres"`), with or
-/// without the time filter.
-pub(crate) fn page_sql(backend: &str, timed: bool) -> &'static str {
-    match (backend == "sqlite", timed) {
-        (true, false) => page_query!(sqlite, ""),
-        (true, true) => page_query!(sqlite, time_filter!()),
-        (false, false) => page_query!(postgres, ""),
-        (false, true) => page_query!(postgres, time_filter!()),
+/// The PostgreSQL row query, with or without the time filter.
+pub(crate) fn postgres_rows_sql(scope: &Scope) -> &'static str {
+    match scope.time {
+        Some(_) => postgres_rows!(time_filter!()),
+        None => postgres_rows!(""),
     }
 }
 
@@ -141,8 +168,8 @@ pub(crate) fn page_ranges(after: i64, last: i64, size: i64) -> impl Iterator<Ite
 }
 
 /// One vote as aggregated by the page queries, in column order. The
-/// probability travels as text so that no digit is lost to the database's
-/// JSON number formatting.
+/// probability travels as text so that no digit is lost to SQLite's JSON
+/// number formatting.
 #[derive(Deserialize)]
 struct PageRow<'a>(
     i64,
@@ -158,43 +185,52 @@ struct PageRow<'a>(
     i64,
 );
 
-/// One exported battle from the columns of the export queries, model names
-/// resolved; `None` when it is outside `category`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn battle(
-    models: &HashMap<Uuid, String>,
-    category: Option<&str>,
-    (battle_id, external_id): (Uuid, Option<String>),
-    (model_a, model_b): (Uuid, Uuid),
-    winner: &str,
-    voter: String,
-    voted_at_ms: i64,
-    pair_probability: Option<f64>,
-    categories: Vec<String>,
-    turn_count: i64,
-) -> Result<Option<ExportBattle>> {
-    if !rows::in_category(&categories, category) {
-        return Ok(None);
+/// A voted battle as the export queries return it, model names not yet
+/// resolved.
+pub(crate) struct StoredVote<'a> {
+    pub(crate) battle_id: Uuid,
+    pub(crate) external_id: Option<String>,
+    pub(crate) model_a: Uuid,
+    pub(crate) model_b: Uuid,
+    pub(crate) winner: Cow<'a, str>,
+    pub(crate) voter: String,
+    pub(crate) voted_at_ms: i64,
+    pub(crate) pair_probability: Option<f64>,
+    pub(crate) categories: Vec<String>,
+    pub(crate) turn_count: i64,
+}
+
+impl StoredVote<'_> {
+    /// The exported battle, model names resolved from `models`; `None` when
+    /// it is outside `category`.
+    pub(crate) fn resolve(
+        self,
+        models: &HashMap<Uuid, String>,
+        category: Option<&str>,
+    ) -> Result<Option<ExportBattle>> {
+        if !rows::in_category(&self.categories, category) {
+            return Ok(None);
+        }
+        let name = |id: &Uuid| {
+            models
+                .get(id)
+                .cloned()
+                .ok_or_else(|| StorageError::Corrupt(format!("battle names unknown model {id}")))
+        };
+        Ok(Some(ExportBattle {
+            battle_id: self.battle_id,
+            external_id: self.external_id,
+            model_a: name(&self.model_a)?,
+            model_b: name(&self.model_b)?,
+            winner: rows::winner(&self.winner)?,
+            voter: self.voter,
+            voted_at_ms: self.voted_at_ms,
+            pair_probability: self.pair_probability,
+            categories: self.categories,
+            turns: Vec::new(),
+            turn_count: rows::turn_number(self.turn_count)?,
+        }))
     }
-    let name = |id: &Uuid| {
-        models
-            .get(id)
-            .cloned()
-            .ok_or_else(|| StorageError::Corrupt(format!("battle names unknown model {id}")))
-    };
-    Ok(Some(ExportBattle {
-        battle_id,
-        external_id,
-        model_a: name(&model_a)?,
-        model_b: name(&model_b)?,
-        winner: rows::winner(winner)?,
-        voter,
-        voted_at_ms,
-        pair_probability,
-        categories,
-        turns: Vec::new(),
-        turn_count: rows::turn_number(turn_count)?,
-    }))
 }
 
 /// Parses a page, resolves model names, keeps the votes in `category` (all
@@ -207,7 +243,6 @@ pub(crate) fn parse_page(
     let page: Vec<PageRow<'_>> = serde_json::from_str(text)
         .map_err(|e| StorageError::Corrupt(format!("export page: {e}")))?;
     let mut battles = Vec::with_capacity(page.len());
-    let mut ids = Vec::with_capacity(page.len());
     for PageRow(
         vote_id,
         battle_id,
@@ -217,41 +252,36 @@ pub(crate) fn parse_page(
         winner,
         voter,
         voted_at_ms,
-        pair_probability,
+        probability,
         categories,
         turn_count,
     ) in page
     {
-        let pair_probability = pair_probability
+        let pair_probability = probability
             .map(|p| {
                 p.parse::<f64>()
                     .map_err(|_| StorageError::Corrupt(format!("pair probability {p:?}")))
             })
             .transpose()?;
-        if let Some(exported) = battle(
-            models,
-            category,
-            (battle_id, external_id),
-            (model_a, model_b),
-            &winner,
+        let vote = StoredVote {
+            battle_id,
+            external_id,
+            model_a,
+            model_b,
+            winner,
             voter,
             voted_at_ms,
             pair_probability,
             categories,
             turn_count,
-        )? {
-            ids.push(vote_id);
-            battles.push(exported);
+        };
+        if let Some(battle) = vote.resolve(models, category)? {
+            battles.push((vote_id, battle));
         }
     }
-    // Restore vote order (usually already there: then this is one pass).
-    if ids.is_sorted() {
-        return Ok(battles);
-    }
-    let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_unstable_by_key(|&i| ids[i]);
-    let mut slots: Vec<Option<ExportBattle>> = battles.into_iter().map(Some).collect();
-    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
+    // Vote order; a stable sort of an already sorted page is one pass.
+    battles.sort_by_key(|&(vote_id, _)| vote_id);
+    Ok(battles.into_iter().map(|(_, battle)| battle).collect())
 }
 
 #[cfg(test)]

@@ -166,6 +166,7 @@ macro_rules! impl_storage {
     ($store:ident, $db:ty) => {
         mod queries_impl {
             use std::collections::HashMap;
+            use std::sync::Arc;
 
             use arena_core::{Side, Winner};
             use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -243,6 +244,95 @@ macro_rules! impl_storage {
             }
 
             impl $store {
+                /// The export as SQLite pages, two in flight (crate::export).
+                fn export_pages(
+                    &self,
+                    models: Arc<HashMap<Uuid, String>>,
+                    scope: Arc<export::Scope>,
+                ) -> BoxStream<'_, Result<ExportBattle>> {
+                    futures_util::stream::iter(export::page_ranges(scope.after, scope.last, scope.page_size()))
+                        .map(move |(from, up_to)| {
+                            let (models, scope) = (models.clone(), scope.clone());
+                            async move { self.export_page(&models, &scope, from, up_to).await }
+                        })
+                        .buffered(export::PAGES_IN_FLIGHT)
+                        .map_ok(|page| futures_util::stream::iter(page.into_iter().map(Ok)))
+                        .try_flatten()
+                        .boxed()
+                }
+
+                /// One page of the export: votes `from < id <= up_to`, with their
+                /// turns (one query) when conversations are asked for.
+                async fn export_page(
+                    &self,
+                    models: &HashMap<Uuid, String>,
+                    scope: &export::Scope,
+                    from: i64,
+                    up_to: i64,
+                ) -> Result<Vec<ExportBattle>> {
+                    let mut query = sqlx::query_scalar(export::sqlite_page_sql(scope)).bind(from).bind(up_to);
+                    if let Some((since, until)) = scope.time {
+                        query = query.bind(since).bind(until);
+                    }
+                    let text: String = query.fetch_one(&self.pool).await?;
+                    let mut page = export::parse_page(&text, models, scope.category.as_deref())?;
+                    if scope.conversations && !page.is_empty() {
+                        let rows = sqlx::query(export::PAGE_TURNS).bind(from).bind(up_to).fetch_all(&self.pool).await?;
+                        let mut turns: HashMap<Uuid, Vec<Turn>> = HashMap::new();
+                        for row in &rows {
+                            turns.entry(row.try_get("battle_id")?).or_default().push(turn_from_row(row)?);
+                        }
+                        for battle in &mut page {
+                            battle.turns = turns.remove(&battle.battle_id).unwrap_or_default();
+                        }
+                    }
+                    Ok(page)
+                }
+
+                /// The export as one ordered row stream (PostgreSQL, crate::export).
+                fn export_rows(
+                    &self,
+                    models: Arc<HashMap<Uuid, String>>,
+                    scope: export::Scope,
+                ) -> BoxStream<'_, Result<ExportBattle>> {
+                    let mut query = sqlx::query(export::postgres_rows_sql(&scope)).bind(scope.after).bind(scope.last);
+                    if let Some((since, until)) = scope.time {
+                        query = query.bind(since).bind(until);
+                    }
+                    let (category, conversations) = (scope.category, scope.conversations);
+                    query
+                        .fetch(&self.pool)
+                        .map_err(StorageError::from)
+                        .try_filter_map(move |row| {
+                            let vote = || -> Result<Option<ExportBattle>> {
+                                let categories: Json<Vec<String>> = row.try_get("categories")?;
+                                let winner: String = row.try_get("winner")?;
+                                export::StoredVote {
+                                    battle_id: row.try_get("battle_id")?,
+                                    external_id: row.try_get("external_id")?,
+                                    model_a: row.try_get("model_a")?,
+                                    model_b: row.try_get("model_b")?,
+                                    winner: winner.into(),
+                                    voter: row.try_get("voter")?,
+                                    voted_at_ms: row.try_get("created_at")?,
+                                    pair_probability: row.try_get("pair_probability")?,
+                                    categories: categories.0,
+                                    turn_count: row.try_get("turn_count")?,
+                                }
+                                .resolve(&models, category.as_deref())
+                            };
+                            std::future::ready(vote())
+                        })
+                        .and_then(move |mut battle| async move {
+                            if conversations {
+                                let turns = sqlx::query(TURN_COLUMNS).bind(battle.battle_id).fetch_all(&self.pool).await?;
+                                battle.turns = turns.iter().map(turn_from_row).collect::<Result<_>>()?;
+                            }
+                            Ok(battle)
+                        })
+                        .boxed()
+                }
+
                 /// Explains why a guarded state transition touched no row.
                 async fn battle_conflict<'e, E>(executor: E, id: Uuid) -> StorageError
                 where
@@ -665,13 +755,6 @@ macro_rules! impl_storage {
                 }
 
                 fn export_battles(&self, filter: VoteFilter, conversations: bool) -> BoxStream<'_, Result<ExportBattle>> {
-                    // See crate::export: pages of JSON on SQLite, rows on PostgreSQL.
-                    let timed = filter.since_ms.is_some() || filter.until_ms.is_some();
-                    let page_sql = export::page_sql(Self::BACKEND, timed);
-                    let since = filter.since_ms.unwrap_or(i64::MIN);
-                    let until = filter.until_ms.unwrap_or(i64::MAX);
-                    let after = filter.after_id.unwrap_or(0);
-                    let category = filter.category;
                     let start = async move {
                         let models: HashMap<Uuid, String> = sqlx::query("SELECT id, name FROM models")
                             .fetch_all(&self.pool)
@@ -680,76 +763,24 @@ macro_rules! impl_storage {
                             .map(|row| Ok((row.try_get("id")?, row.try_get("name")?)))
                             .collect::<Result<_>>()?;
                         let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM votes").fetch_one(&self.pool).await?;
-                        Ok::<_, StorageError>((std::sync::Arc::new(models), last))
+                        let timed = filter.since_ms.is_some() || filter.until_ms.is_some();
+                        let scope = export::Scope {
+                            after: filter.after_id.unwrap_or(0),
+                            last,
+                            time: timed.then(|| (filter.since_ms.unwrap_or(i64::MIN), filter.until_ms.unwrap_or(i64::MAX))),
+                            category: filter.category,
+                            conversations,
+                        };
+                        Ok::<_, StorageError>((Arc::new(models), scope))
                     };
+                    // See crate::export: pages of JSON on SQLite, rows on PostgreSQL.
                     futures_util::stream::once(start)
-                        .map_ok(move |(models, last)| -> BoxStream<'_, Result<ExportBattle>> {
-                            let category = category.clone();
-                            if Self::BACKEND != "sqlite" {
-                                let mut query = sqlx::query(export::postgres_rows_sql(timed)).bind(after).bind(last);
-                                if timed {
-                                    query = query.bind(since).bind(until);
-                                }
-                                return query
-                                    .fetch(&self.pool)
-                                    .map_err(StorageError::from)
-                                    .and_then(move |row| {
-                                        let (models, category) = (models.clone(), category.clone());
-                                        async move {
-                                            let winner: String = row.try_get("winner")?;
-                                            let categories: Json<Vec<String>> = row.try_get("categories")?;
-                                            export::battle(
-                                                &models,
-                                                category.as_deref(),
-                                                (row.try_get("battle_id")?, row.try_get("external_id")?),
-                                                (row.try_get("model_a")?, row.try_get("model_b")?),
-                                                &winner,
-                                                row.try_get("voter")?,
-                                                row.try_get("created_at")?,
-                                                row.try_get("pair_probability")?,
-                                                categories.0,
-                                                row.try_get("turn_count")?,
-                                            )
-                                        }
-                                    })
-                                    .try_filter_map(|battle| std::future::ready(Ok(battle)))
-                                    .and_then(move |mut battle| async move {
-                                        if conversations {
-                                            let turns = sqlx::query(TURN_COLUMNS).bind(battle.battle_id).fetch_all(&self.pool).await?;
-                                            battle.turns = turns.iter().map(turn_from_row).collect::<Result<_>>()?;
-                                        }
-                                        Ok(battle)
-                                    })
-                                    .boxed();
+                        .map_ok(move |(models, scope)| {
+                            if Self::BACKEND == "sqlite" {
+                                self.export_pages(models, Arc::new(scope))
+                            } else {
+                                self.export_rows(models, scope)
                             }
-                            let size = if conversations { export::PAGE_IDS_WITH_CONVERSATIONS } else { export::PAGE_IDS };
-                            futures_util::stream::iter(export::page_ranges(after, last, size))
-                                .map(move |(from, up_to)| {
-                                    let (models, category) = (models.clone(), category.clone());
-                                    async move {
-                                        let mut query = sqlx::query_scalar(page_sql).bind(from).bind(up_to);
-                                        if timed {
-                                            query = query.bind(since).bind(until);
-                                        }
-                                        let text: String = query.fetch_one(&self.pool).await?;
-                                        let mut page = export::parse_page(&text, &models, category.as_deref())?;
-                                        if conversations && !page.is_empty() {
-                                            let rows = sqlx::query(export::PAGE_TURNS).bind(from).bind(up_to).fetch_all(&self.pool).await?;
-                                            let mut turns: HashMap<Uuid, Vec<Turn>> = HashMap::new();
-                                            for row in &rows {
-                                                turns.entry(row.try_get("battle_id")?).or_default().push(turn_from_row(row)?);
-                                            }
-                                            for battle in &mut page {
-                                                battle.turns = turns.remove(&battle.battle_id).unwrap_or_default();
-                                            }
-                                        }
-                                        Ok::<_, StorageError>(page)
-                                    }
-                                })
-                                .buffered(export::PAGES_IN_FLIGHT)
-                                .map_ok(|page| futures_util::stream::iter(page.into_iter().map(Ok)))
-                                .try_flatten()
-                                .boxed()
                         })
                         .try_flatten()
                         .boxed()

@@ -29,9 +29,6 @@ pub(crate) struct SqliteStore {
     pub(crate) writer: SqlitePool,
 }
 
-/// Rows a read connection may produce ahead of its reader.
-const READ_ROW_CHANNEL: usize = 4096;
-
 impl SqliteStore {
     pub(crate) const BACKEND: &'static str = "sqlite";
 
@@ -48,15 +45,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await?;
-        // Read connections hand rows to the async side through a channel;
-        // sqlx's default of 50 makes the worker thread and the reader
-        // take turns every few rows (an export of a million rows spent a
-        // third of its time in the kernel, switching threads). A deeper
-        // channel lets each side run for thousands of rows at a time.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.row_buffer_size(READ_ROW_CHANNEL))
+            .connect_with(options)
             .await?;
         Ok(Self { pool, writer })
     }
