@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use arena_datasets::{BattleRow, BattleWriter, DatasetError, Format, Message, WriteOptions};
+use arena_datasets::{
+    BattleRow, BattleWriter, DatasetCard, DatasetError, Format, Message, WriteOptions,
+};
 use arena_storage::{ExportBattle, Storage, VoteFilter};
 use axum::body::Bytes;
 use futures_util::TryStreamExt;
@@ -16,6 +18,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::auth::hex;
+use crate::state::now_ms;
+use crate::wire::rfc3339;
 
 /// The judge column for a stored voter hash.
 pub fn judge(salt: &str, voter: &str) -> String {
@@ -129,6 +133,8 @@ pub struct ExportRequest {
     pub filter: VoteFilter,
     /// Include conversations.
     pub conversations: bool,
+    /// Where the dataset card says the rows come from.
+    pub source: String,
 }
 
 /// Battles handed to the writer thread at a time: one channel message (and
@@ -139,15 +145,15 @@ const BATCH: usize = 256;
 /// from the database; memory stays constant whatever the size. The writer
 /// thread also turns battles into rows (judge hash, conversations), so that
 /// work runs beside the database reads instead of after them. `on_battle` is
-/// called for each battle read (progress bars). Returns the sink and the row
-/// count.
+/// called for each battle read (progress bars). Returns the sink and the
+/// dataset card of what was written.
 pub async fn write_dataset<W: Write + Send + 'static>(
     storage: &dyn Storage,
     salt: &str,
     request: ExportRequest,
     out: W,
     mut on_battle: impl FnMut(&ExportBattle) + Send,
-) -> Result<(W, u64), ExportError> {
+) -> Result<(W, DatasetCard), ExportError> {
     let categories = storage.categories().await.map_err(ExportError::Storage)?;
     let options = WriteOptions {
         conversations: request.conversations,
@@ -157,21 +163,21 @@ pub async fn write_dataset<W: Write + Send + 'static>(
     let format = request.format;
     let conversations = request.conversations;
     let writer_salt = salt.to_owned();
-    let writer = tokio::task::spawn_blocking(move || -> Result<(W, u64), DatasetError> {
+    let source = request.source.clone();
+    let writer = tokio::task::spawn_blocking(move || -> Result<(W, DatasetCard), DatasetError> {
         let mut writer = BattleWriter::new(out, format, options)?;
-        let mut count = 0u64;
         while let Some(batch) = batches_rx.blocking_recv() {
             for battle in &batch {
                 writer.write(&to_row(&writer_salt, battle, &categories, conversations))?;
-                count += 1;
             }
         }
+        let card = writer.card(rfc3339(now_ms()), source);
         let mut sink = writer.finish()?;
         // Hand the last chunk over here, on the blocking thread: the sink may
         // be dropped on an async thread, where it must not block.
         sink.flush()
             .map_err(|source| DatasetError::Io { path: None, source })?;
-        Ok((sink, count))
+        Ok((sink, card))
     });
     let mut battles = storage.export_battles(request.filter.clone(), request.conversations);
     let produce = async {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use arena_api::export::{ExportRequest, write_dataset};
 use arena_api::wire::parse_rfc3339;
-use arena_datasets::{BattleRow, DatasetCard, Format, read_battles};
+use arena_datasets::{BattleRow, Format, read_battles};
 use arena_storage::{ImportedBattle, VoteFilter};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -59,49 +59,25 @@ pub async fn export(args: ExportArgs, file: &FileSettings) -> anyhow::Result<()>
         category: args.category.clone(),
         ..VoteFilter::default()
     };
-    let conversations = !args.no_conversations;
     let out = BufWriter::with_capacity(
         1 << 20,
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?,
     );
     let bar = progress("exporting");
-    let (mut first, mut last) = (None::<f64>, None::<f64>);
     let request = ExportRequest {
         format,
         filter,
-        conversations,
-    };
-    let (_, rows) = write_dataset(storage.as_ref(), &salt, request, out, |battle| {
-        bar.inc(1);
-        // The row's tstamp (Unix seconds) of this vote.
-        let t = battle.voted_at_ms as f64 / 1000.0;
-        first = Some(first.map_or(t, |f: f64| f.min(t)));
-        last = Some(last.map_or(t, |l: f64| l.max(t)));
-    })
-    .await?;
-    bar.finish_and_clear();
-    let categories = storage.categories().await?;
-    // The same column list the writer used.
-    let columns = arena_datasets::WriteOptions {
-        conversations,
-        extra_columns: arena_api::export::extra_columns(&categories, conversations),
-    }
-    .columns();
-    let card = DatasetCard {
-        format,
-        rows,
-        first_tstamp: first,
-        last_tstamp: last,
-        conversations,
-        columns,
-        generated_at: arena_api::wire::rfc3339(crate::now_ms()),
+        conversations: !args.no_conversations,
         source: "arena export".into(),
     };
+    let (_, card) = write_dataset(storage.as_ref(), &salt, request, out, |_| bar.inc(1)).await?;
+    bar.finish_and_clear();
     let card_path = card_path(&args.out);
     std::fs::write(&card_path, card.to_markdown())
         .with_context(|| format!("writing {}", card_path.display()))?;
     eprintln!(
-        "exported {rows} battles to {} (card: {})",
+        "exported {} battles to {} (card: {})",
+        card.rows,
         args.out.display(),
         card_path.display()
     );

@@ -194,14 +194,7 @@ pub async fn add_turn(
     let prompt = validate::prompt(&body.prompt, state.config().max_prompt_chars)?;
     let battle = owned_battle(&state, id, &voter, true).await?;
     state.limits().check(&voter.0, address.0)?;
-    let model_a = state
-        .registry()
-        .get(state.storage(), battle.model_a)
-        .await?;
-    let model_b = state
-        .registry()
-        .get(state.storage(), battle.model_b)
-        .await?;
+    let (model_a, model_b) = models_of(&state, &battle).await?;
     let turn = state.storage().add_turn(id, &prompt, now_ms()).await?;
     metrics::counter!("arena_turns_total").increment(1);
     spawn_turn(
@@ -280,15 +273,16 @@ pub async fn get_battle(
     }))
 }
 
+/// The two models of a battle, side A first, from the registry's cache.
+async fn models_of(state: &AppState, battle: &Battle) -> ApiResult<(Model, Model)> {
+    let registry = state.registry();
+    let a = registry.get(state.storage(), battle.model_a).await?;
+    let b = registry.get(state.storage(), battle.model_b).await?;
+    Ok((a, b))
+}
+
 async fn reveal(state: &AppState, battle: &Battle) -> ApiResult<RevealedPair> {
-    let a = state
-        .registry()
-        .get(state.storage(), battle.model_a)
-        .await?;
-    let b = state
-        .registry()
-        .get(state.storage(), battle.model_b)
-        .await?;
+    let (a, b) = models_of(state, battle).await?;
     Ok(RevealedPair {
         a: RevealedModel {
             name: a.name,

@@ -87,6 +87,7 @@ pub async fn export(
         format,
         filter,
         conversations: query.conversations.unwrap_or(true),
+        source: "GET /api/v1/export".into(),
     };
     let (sender, receiver) = mpsc::channel(8);
     let writer = ChannelWriter::new(sender);
