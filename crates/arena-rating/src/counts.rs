@@ -143,14 +143,6 @@ impl Comparisons {
         Ok(())
     }
 
-    /// Adds `count` plain (unit-weight) votes with the same pair, seating
-    /// and outcome: the same result as `count` calls of
-    /// [`Comparisons::add`] with weight 1, at the cost of one.
-    pub fn add_votes(&mut self, model_a: &str, model_b: &str, winner: Winner, count: u64) {
-        let (a, b) = (self.model(model_a), self.model(model_b));
-        self.add_counts(a, b, &[(winner, count)]);
-    }
-
     /// Registers a model (when new) and returns its id, for
     /// [`Comparisons::add_counts`]. Models are numbered in order of first
     /// appearance, whether they come through here or with a vote.
@@ -450,7 +442,8 @@ mod tests {
             for _ in 0..n {
                 one_by_one.add(a, b, winner, 1.0);
             }
-            counted.add_votes(a, b, winner, n);
+            let (a, b) = (counted.model(a), counted.model(b));
+            counted.add_counts(a, b, &[(winner, n)]);
         }
         assert_eq!(counted.model_names(), one_by_one.model_names());
         assert_eq!(counted.total_votes(), one_by_one.total_votes());

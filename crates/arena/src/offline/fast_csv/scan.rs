@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 
-use super::tally::Tally;
+use super::tally::{Tally, word};
 
 /// Block size of each read: large enough that system calls are rare, small
 /// enough that memory stays flat (one block per reading thread).
@@ -72,41 +72,21 @@ fn split(line: &[u8], last_needed: usize, spans: &mut Vec<Range<usize>>) -> usiz
     let mut lanes = 0u64;
     let mut commas = 0usize;
     let mut from = 0usize;
-    let mut words = line.chunks_exact(8);
-    let mut base = 0usize;
-    let mut word_index = 0usize;
-    let tail = {
-        let rest = words.remainder();
-        let mut padded = [0u8; 8];
-        padded[..rest.len()].copy_from_slice(rest);
-        u64::from_le_bytes(padded)
-    };
-    let mut next = || {
-        words
-            .next()
-            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
-    };
-    let mut last = false;
-    loop {
-        let word = match next() {
-            Some(word) => word,
-            None if !last => {
-                last = true;
-                tail
-            }
-            None => break,
-        };
+    let words = line.chunks_exact(8);
+    let tail = word(words.remainder());
+    let words = words
+        .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+        .chain(std::iter::once(tail));
+    for (index, word) in words.enumerate() {
         let mut found = matches(word, b',');
         lanes += found >> 7;
         while found != 0 && spans.len() <= last_needed {
-            let at = base + (found.trailing_zeros() / 8) as usize;
+            let at = index * 8 + (found.trailing_zeros() / 8) as usize;
             found &= found - 1;
             spans.push(from..at);
             from = at + 1;
         }
-        base += 8;
-        word_index += 1;
-        if word_index.is_multiple_of(31) {
+        if (index + 1).is_multiple_of(31) {
             commas += (lanes.wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize;
             lanes = 0;
         }
@@ -162,10 +142,10 @@ impl Scanner {
             if quotes_from <= line_offset && memchr::memchr(b'"', record).is_some() {
                 return stop(Problem::Quoted);
             }
-            let fields = split(record, layout.last_needed, &mut self.spans);
             if record.is_empty() {
                 continue; // the csv crate skips blank lines too
             }
+            let fields = split(record, layout.last_needed, &mut self.spans);
             if fields != layout.width {
                 return stop(Problem::Malformed(format!(
                     "expected {} fields, found {fields}",

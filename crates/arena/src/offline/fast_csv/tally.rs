@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use arena_core::Winner;
+use arena_core::{ParseWinnerError, Winner};
 use arena_rating::ModelId;
 
 use super::super::Gathered;
@@ -73,18 +73,15 @@ fn is_true(field: &[u8]) -> bool {
     matches!(field.trim_ascii(), b"true" | b"True" | b"TRUE" | b"1")
 }
 
+/// The winner column: the spellings of `Winner::from_str` and the general
+/// reader's messages.
 fn winner(field: &[u8]) -> Result<Winner, String> {
-    match field.trim_ascii() {
-        b"model_a" => Ok(Winner::ModelA),
-        b"model_b" => Ok(Winner::ModelB),
-        b"tie" => Ok(Winner::Tie),
-        b"both_bad" | b"tie (bothbad)" => Ok(Winner::BothBad),
-        b"" => Err("missing winner".into()),
-        other => Err(format!(
-            "unknown winner {:?}",
-            String::from_utf8_lossy(other)
-        )),
+    let text = String::from_utf8_lossy(field);
+    if text.trim().is_empty() {
+        return Err("missing winner".into());
     }
+    text.parse()
+        .map_err(|error: ParseWinnerError| format!("unknown winner {:?}", error.0))
 }
 
 /// Model names interned to small integers, in order of first appearance.
@@ -111,7 +108,7 @@ struct CachedName {
 const NAME_CACHE_SLOTS: usize = 4096;
 
 /// Up to eight bytes as a little-endian word, zero-padded.
-fn word(bytes: &[u8]) -> u64 {
+pub(super) fn word(bytes: &[u8]) -> u64 {
     let mut padded = [0u8; 8];
     padded[..bytes.len()].copy_from_slice(bytes);
     u64::from_le_bytes(padded)
