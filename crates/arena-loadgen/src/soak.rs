@@ -48,6 +48,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
+use rand::rngs::StdRng;
+use rand::{RngExt as _, SeedableRng};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderValue};
 use reqwest::{RequestBuilder, Url};
 use serde_json::{Value, json};
@@ -191,7 +193,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         max_in_flight: args.max_in_flight,
         reserve: (args.max_in_flight / 8).max(4).min(args.max_in_flight - 1),
         jobs: JoinSet::new(),
-        rng: SplitMix64(args.seed),
+        rng: StdRng::seed_from_u64(args.seed),
         counts: [ArrivalCounts::default(); 3],
         lag_us: Vec::new(),
         peak_in_flight: 0,
@@ -358,7 +360,7 @@ struct Scheduler {
     /// Permits battles leave to reads and exports.
     reserve: usize,
     jobs: JoinSet<()>,
-    rng: SplitMix64,
+    rng: StdRng,
     counts: [ArrivalCounts; 3],
     /// How late each battle arrival was sent, µs: a scheduler that falls
     /// behind would otherwise pass for a slow server.
@@ -399,14 +401,7 @@ impl Scheduler {
         let soak = Arc::clone(&self.soak);
         match stream {
             Stream::Battle => {
-                let plan = BattlePlan {
-                    voter: self.rng.below(soak.voters.len()),
-                    prompt: PROMPTS[self.rng.below(PROMPTS.len())],
-                    second_turn: self.rng.chance(0.1),
-                    read: self.rng.chance(0.1),
-                    abandon_if_failed: self.rng.chance(0.5),
-                    winner: WINNERS[self.rng.below(WINNERS.len())],
-                };
+                let plan = BattlePlan::draw(&mut self.rng, soak.voters.len());
                 self.jobs.spawn(async move {
                     soak.battle(plan).await;
                     drop(permit);
@@ -466,28 +461,18 @@ struct BattlePlan {
     winner: &'static str,
 }
 
-/// SplitMix64: reproducible, uniform enough for choosing among a handful of
-/// options, and a few lines instead of a dependency.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (the modulo bias is < n / 2^64).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+impl BattlePlan {
+    /// Draws a battle's plan: a voter among `voters`, a prompt, a winner,
+    /// and 10 % second turns, 10 % reads, half the failed battles abandoned.
+    fn draw(rng: &mut StdRng, voters: usize) -> Self {
+        BattlePlan {
+            voter: rng.random_range(0..voters),
+            prompt: PROMPTS[rng.random_range(0..PROMPTS.len())],
+            second_turn: rng.random_bool(0.1),
+            read: rng.random_bool(0.1),
+            abandon_if_failed: rng.random_bool(0.5),
+            winner: WINNERS[rng.random_range(0..WINNERS.len())],
+        }
     }
 }
 
@@ -536,6 +521,21 @@ struct Soak {
     voters: Vec<Voter>,
     researcher: Option<HeaderValue>,
     recorder: Recorder,
+}
+
+/// How an answer counts: `ok` when its status is `ok`, `expected` for a 409
+/// whose error code is in `conflicts`, else a server error (5xx) or an
+/// unexpected 4xx.
+fn classify(status: u16, ok: u16, code: Option<&str>, conflicts: &[&str]) -> Class {
+    if status == ok {
+        Class::Ok
+    } else if status == 409 && code.is_some_and(|c| conflicts.contains(&c)) {
+        Class::Expected
+    } else if status >= 500 {
+        Class::ServerError
+    } else {
+        Class::Unexpected4xx
+    }
 }
 
 /// An answer's status and the first `KEEP_BODY` bytes of its body.
@@ -660,13 +660,7 @@ impl Soak {
         let elapsed = started.elapsed();
         match result {
             Err(error) => {
-                self.recorder.request(
-                    kind,
-                    Status::Other("transport"),
-                    elapsed,
-                    Class::Transport,
-                    || describe(&error),
-                );
+                self.transport_error(kind, elapsed, || describe(&error));
                 None
             }
             Ok((status, json, body)) => {
@@ -675,15 +669,7 @@ impl Soak {
                 } else {
                     None
                 };
-                let class = if status == ok {
-                    Class::Ok
-                } else if status == 409 && code.as_deref().is_some_and(|c| conflicts.contains(&c)) {
-                    Class::Expected
-                } else if status >= 500 {
-                    Class::ServerError
-                } else {
-                    Class::Unexpected4xx
-                };
+                let class = classify(status, ok, code.as_deref(), conflicts);
                 self.recorder
                     .request(kind, Status::Http(status, code), elapsed, class, || {
                         String::from_utf8_lossy(&body).into_owned()
@@ -691,6 +677,22 @@ impl Soak {
                 Some(Answer { status, body })
             }
         }
+    }
+
+    /// Records a request that got no answer (connection, timeout, cut body).
+    fn transport_error(
+        &self,
+        kind: &'static str,
+        elapsed: Duration,
+        detail: impl FnOnce() -> String,
+    ) {
+        self.recorder.request(
+            kind,
+            Status::Other("transport"),
+            elapsed,
+            Class::Transport,
+            detail,
+        );
     }
 
     /// Reads a battle's event stream to its close and records it; whether
@@ -710,14 +712,7 @@ impl Soak {
         let mut response = match sent {
             Ok(response) => response,
             Err(error) => {
-                let elapsed = started.elapsed();
-                self.recorder.request(
-                    "events",
-                    Status::Other("transport"),
-                    elapsed,
-                    Class::Transport,
-                    || describe(&error),
-                );
+                self.transport_error("events", started.elapsed(), || describe(&error));
                 return None;
             }
         };
@@ -726,11 +721,7 @@ impl Soak {
             let json = is_json(&response);
             let body = response.bytes().await.unwrap_or_default();
             let code = if json { error_code(&body) } else { None };
-            let class = if status >= 500 {
-                Class::ServerError
-            } else {
-                Class::Unexpected4xx
-            };
+            let class = classify(status, 200, code.as_deref(), &[]);
             self.recorder.request(
                 "events",
                 Status::Http(status, code),
@@ -764,14 +755,9 @@ impl Soak {
                 }
                 Ok(None) => break,
                 Err(error) => {
-                    let elapsed = started.elapsed();
-                    self.recorder.request(
-                        "events",
-                        Status::Other("transport"),
-                        elapsed,
-                        Class::Transport,
-                        || format!("after {seen} events: {}", describe(&error)),
-                    );
+                    self.transport_error("events", started.elapsed(), || {
+                        format!("after {seen} events: {}", describe(&error))
+                    });
                     return None;
                 }
             }
@@ -1154,17 +1140,20 @@ mod tests {
     }
 
     #[test]
-    fn draws_are_reproducible_and_spread() {
-        let mut a = SplitMix64(7);
-        let mut b = SplitMix64(7);
-        let draws: Vec<usize> = (0..1000).map(|_| a.below(4)).collect();
-        assert_eq!(draws, (0..1000).map(|_| b.below(4)).collect::<Vec<_>>());
-        for value in 0..4 {
-            let n = draws.iter().filter(|&&d| d == value).count();
-            assert!((200..300).contains(&n), "{value}: {n}");
-        }
-        let hits = (0..10_000).filter(|_| a.chance(0.1)).count();
-        assert!((850..1150).contains(&hits), "{hits}");
+    fn plans_depend_on_the_seed_only() {
+        let plans = |seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            (0..1000)
+                .map(|_| {
+                    let p = BattlePlan::draw(&mut rng, 50);
+                    (p.voter, p.prompt, p.second_turn, p.read, p.winner)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(plans(7), plans(7));
+        assert_ne!(plans(7), plans(8));
+        let seconds = plans(7).iter().filter(|p| p.2).count();
+        assert!((50..150).contains(&seconds), "{seconds} second turns");
     }
 
     #[test]
