@@ -44,6 +44,19 @@ impl Winner {
         }
     }
 
+    /// The winner spelled exactly as one of the accepted spellings, as bytes
+    /// (no surrounding space): the allocation-free test that file readers
+    /// try first, before [`str::parse`] (which also trims and explains).
+    pub fn from_exact_bytes(spelling: &[u8]) -> Option<Winner> {
+        match spelling {
+            b"model_a" => Some(Winner::ModelA),
+            b"model_b" => Some(Winner::ModelB),
+            b"tie" => Some(Winner::Tie),
+            b"both_bad" | b"tie (bothbad)" => Some(Winner::BothBad),
+            _ => None,
+        }
+    }
+
     /// The same judgment seen with the sides swapped.
     pub const fn swapped(self) -> Winner {
         match self {
@@ -69,13 +82,9 @@ impl FromStr for Winner {
     type Err = ParseWinnerError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "model_a" => Ok(Winner::ModelA),
-            "model_b" => Ok(Winner::ModelB),
-            "tie" => Ok(Winner::Tie),
-            "both_bad" | "tie (bothbad)" => Ok(Winner::BothBad),
-            other => Err(ParseWinnerError(other.to_owned())),
-        }
+        let spelling = s.trim();
+        Winner::from_exact_bytes(spelling.as_bytes())
+            .ok_or_else(|| ParseWinnerError(spelling.to_owned()))
     }
 }
 

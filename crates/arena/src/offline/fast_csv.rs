@@ -26,6 +26,7 @@ mod tally;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
 
@@ -36,6 +37,11 @@ use tally::{Layout, Tally};
 /// Files smaller than this are read by one thread: starting threads costs
 /// more than it saves.
 const PARALLEL_FROM_BYTES: u64 = 8 << 20;
+
+/// Size of the parts a large file is read in, each by whichever thread is
+/// free: small enough that threads finish together, large enough that
+/// taking a part costs nothing.
+const PART_BYTES: u64 = 2 << 20;
 
 /// Most threads a file is split across.
 const MAX_THREADS: usize = 8;
@@ -63,20 +69,32 @@ pub(super) fn gather(
         category,
         gathered,
         keep_order,
-        threads,
-        PARALLEL_FROM_BYTES,
+        Split {
+            threads,
+            parallel_from: PARALLEL_FROM_BYTES,
+            part_bytes: PART_BYTES,
+        },
     )
 }
 
-/// [`gather`] with the thread count and size threshold given (tests use
-/// small files).
+/// How a file is split across threads.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    /// Reading threads.
+    threads: usize,
+    /// Files with fewer bytes of records are read by one thread.
+    parallel_from: u64,
+    /// Size of the parts the threads take.
+    part_bytes: u64,
+}
+
+/// [`gather`] with the split given (tests split small files).
 fn gather_with(
     path: &Path,
     category: Option<&str>,
     gathered: &mut Gathered,
     keep_order: bool,
-    threads: usize,
-    parallel_from: u64,
+    split: Split,
 ) -> anyhow::Result<()> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let Some((layout, body)) = read_header(&mut file, path, category)? else {
@@ -86,8 +104,8 @@ fn gather_with(
         .metadata()
         .with_context(|| format!("reading {}", path.display()))?
         .len();
-    let tally = if !keep_order && threads > 1 && size - body >= parallel_from {
-        gather_parallel(path, layout, body, size, threads)?
+    let tally = if !keep_order && split.threads > 1 && size - body >= split.parallel_from {
+        gather_parallel(path, layout, body..size, split)?
     } else {
         None
     };
@@ -171,7 +189,7 @@ fn gather_sequential(
         skip_first_line: false,
         until: u64::MAX,
     };
-    let scanned = scan::scan(file, range, &mut tally)
+    let scanned = scan::scan(file, range, &mut tally, &mut Vec::new())
         .with_context(|| format!("reading {}", path.display()))?;
     // Line numbers count the header as line 1.
     let (offset, before) = match scanned {
@@ -207,47 +225,56 @@ fn gather_sequential(
                 &format!("expected {} fields, found {}", layout.width, record.len()),
             ));
         }
+        let at = offset + record.position().map_or(0, csv::Position::byte);
         tally
-            .vote(|i| record.get(i).unwrap_or_default())
+            .vote(at, |i| record.get(i).unwrap_or_default())
             .map_err(|message| fail(at, &message))?;
     }
     Ok(tally)
 }
 
-/// One byte range per thread, merged in file order; `None` when a range
-/// met a line only the single reader handles (quoted or malformed).
+/// The records (`body`, a byte range) in parts of `split.part_bytes`, taken in file order by
+/// `split.threads` threads as each becomes free (so a thread slowed by the machine takes
+/// fewer parts instead of holding up the result), each thread counting into
+/// its own tally; the tallies merged, names numbered by first appearance.
+/// `None` when a part met a line only the single reader handles (quoted or
+/// malformed).
 fn gather_parallel(
     path: &Path,
     layout: Layout,
-    body: u64,
-    size: u64,
-    threads: usize,
+    body: std::ops::Range<u64>,
+    split: Split,
 ) -> anyhow::Result<Option<Tally>> {
-    let share = (size - body).div_ceil(threads as u64);
-    let bounds: Vec<u64> = (0..=threads as u64)
-        .map(|k| (body + k * share).min(size))
-        .collect();
+    let part_bytes = split.part_bytes.max(1);
+    let parts = (body.end - body.start).div_ceil(part_bytes);
+    let next_part = AtomicU64::new(0);
+    let give_up = AtomicBool::new(false);
+    let count_parts = || -> std::io::Result<Option<Tally>> {
+        let mut file = File::open(path)?;
+        let mut tally = Tally::new(layout, false);
+        let mut buf = Vec::new();
+        loop {
+            let k = next_part.fetch_add(1, Ordering::Relaxed);
+            if k >= parts || give_up.load(Ordering::Relaxed) {
+                return Ok(Some(tally));
+            }
+            let from = body.start + k * part_bytes;
+            let range = Range64 {
+                // A part after the first starts one byte early: if that byte
+                // ends a line, the part starts exactly on a line.
+                from: if k == 0 { from } else { from - 1 },
+                skip_first_line: k > 0,
+                until: (from + part_bytes).min(body.end),
+            };
+            if let Scan::Stopped { .. } = scan::scan(&mut file, range, &mut tally, &mut buf)? {
+                give_up.store(true, Ordering::Relaxed);
+                return Ok(None);
+            }
+        }
+    };
     let results: Vec<std::io::Result<Option<Tally>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = bounds
-            .windows(2)
-            .enumerate()
-            .map(|(k, bound)| {
-                let range = Range64 {
-                    // A range after the first starts one byte early: if that
-                    // byte ends a line, the range starts exactly on a line.
-                    from: if k == 0 { bound[0] } else { bound[0] - 1 },
-                    skip_first_line: k > 0,
-                    until: bound[1],
-                };
-                scope.spawn(move || -> std::io::Result<Option<Tally>> {
-                    let mut file = File::open(path)?;
-                    let mut tally = Tally::new(layout, false);
-                    Ok(match scan::scan(&mut file, range, &mut tally)? {
-                        Scan::Finished => Some(tally),
-                        Scan::Stopped { .. } => None,
-                    })
-                })
-            })
+        let workers: Vec<_> = (0..split.threads)
+            .map(|_| scope.spawn(count_parts))
             .collect();
         workers
             .into_iter()
@@ -268,7 +295,7 @@ fn gather_parallel(
             Some(merged) => merged.merge(tally),
         }
     }
-    Ok(merged)
+    Ok(merged.filter(|_| !give_up.load(Ordering::Relaxed)))
 }
 
 #[cfg(test)]
@@ -319,9 +346,16 @@ mod tests {
         text
     }
 
+    /// Gathers with `threads` threads taking parts of about a hundred lines
+    /// (the whole file when one thread).
     fn gathered(path: &Path, category: Option<&str>, threads: usize) -> anyhow::Result<Gathered> {
         let mut gathered = Gathered::default();
-        gather_with(path, category, &mut gathered, false, threads, 0)?;
+        let split = Split {
+            threads,
+            parallel_from: 0,
+            part_bytes: 3_000 + threads as u64,
+        };
+        gather_with(path, category, &mut gathered, false, split)?;
         Ok(gathered)
     }
 

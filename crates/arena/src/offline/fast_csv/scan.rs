@@ -12,6 +12,9 @@ use super::tally::{Tally, word};
 /// enough that memory stays flat (one block per reading thread).
 const BLOCK: usize = 1 << 20;
 
+/// Bytes read at a time past the end of a range, to finish its last line.
+const LAST_LINE_READ: usize = 4096;
+
 /// Why a scan ended before the end of its range.
 #[derive(Debug)]
 pub(super) enum Problem {
@@ -60,42 +63,61 @@ fn matches(word: u64, byte: u8) -> u64 {
 /// commas: the spans of the fields up to `last_needed` go to `spans`, and
 /// the field count is returned.
 ///
-/// Eight bytes at a time (SWAR): per word a mask of its commas; the masks'
-/// high bits are summed lane-wise and added up once per line, and only
-/// the commas that end a needed field are visited one by one. Several
-/// times faster than a loop with a branch per byte, in safe, portable code.
+/// Two passes over different parts of the line. Up to the comma that ends
+/// the last needed field, eight bytes at a time (SWAR): a mask of each
+/// word's commas, visited one by one. After it, only the number of commas
+/// matters, counted by a byte loop the compiler vectorizes. Several times
+/// faster than a branch per byte, in safe, portable code.
 fn split(line: &[u8], last_needed: usize, spans: &mut Vec<Range<usize>>) -> usize {
     spans.clear();
-    // Per byte lane, how many commas. The lanes are added up by one
-    // multiplication into the top byte, which holds at most 255: every 31
-    // words (8 lanes × 31 ≤ 255) the sum is taken and the lanes restart.
-    let mut lanes = 0u64;
-    let mut commas = 0usize;
     let mut from = 0usize;
-    let words = line.chunks_exact(8);
-    let tail = word(words.remainder());
-    let words = words
-        .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
-        .chain(std::iter::once(tail));
-    for (index, word) in words.enumerate() {
+    let mut commas = 0usize;
+    // The commas of the word at byte `start`; `Some(field count)` once the
+    // last needed field is found.
+    let mut visit = |start: usize, word: u64| -> Option<usize> {
         let mut found = matches(word, b',');
-        lanes += found >> 7;
-        while found != 0 && spans.len() <= last_needed {
-            let at = index * 8 + (found.trailing_zeros() / 8) as usize;
+        while found != 0 {
+            let at = start + (found.trailing_zeros() / 8) as usize;
             found &= found - 1;
+            commas += 1;
             spans.push(from..at);
             from = at + 1;
+            if spans.len() > last_needed {
+                // The rest of this word's commas, then the rest of the line.
+                let rest = (found >> 7).wrapping_mul(0x0101_0101_0101_0101) >> 56;
+                let counted_to = (start + 8).min(line.len());
+                return Some(commas + rest as usize + count(&line[counted_to..], b',') + 1);
+            }
         }
-        if (index + 1).is_multiple_of(31) {
-            commas += (lanes.wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize;
-            lanes = 0;
+        None
+    };
+    let mut words = line.chunks_exact(8);
+    let mut start = 0;
+    for eight in &mut words {
+        let word = u64::from_le_bytes(eight.try_into().unwrap_or_default());
+        if let Some(fields) = visit(start, word) {
+            return fields;
         }
+        start += 8;
     }
-    commas += (lanes.wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize;
-    if spans.len() <= last_needed {
-        spans.push(from..line.len());
+    if let Some(fields) = visit(start, word(words.remainder())) {
+        return fields;
     }
+    spans.push(from..line.len());
     commas + 1
+}
+
+/// How many bytes of `bytes` equal `byte`: per run of 255 bytes, one byte
+/// counter that cannot overflow, which keeps the loop vectorizable.
+fn count(bytes: &[u8], byte: u8) -> usize {
+    bytes
+        .chunks(255)
+        .map(|run| {
+            run.iter()
+                .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == byte)))
+        })
+        .map(usize::from)
+        .sum()
 }
 
 /// The state of a scan between blocks of complete lines.
@@ -153,7 +175,7 @@ impl Scanner {
                 )));
             }
             let spans = &self.spans;
-            if let Err(message) = tally.vote(|i| &record[spans[i].clone()]) {
+            if let Err(message) = tally.vote(line_offset, |i| &record[spans[i].clone()]) {
                 return stop(Problem::Malformed(message));
             }
         }
@@ -161,8 +183,14 @@ impl Scanner {
     }
 }
 
-/// Counts the lines of `range` into `tally`, reading `file` in blocks.
-pub(super) fn scan(file: &mut File, range: Range64, tally: &mut Tally) -> std::io::Result<Scan> {
+/// Counts the lines of `range` into `tally`, reading `file` in blocks into
+/// `buf` (kept by the caller across ranges).
+pub(super) fn scan(
+    file: &mut File,
+    range: Range64,
+    tally: &mut Tally,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Scan> {
     file.seek(SeekFrom::Start(range.from))?;
     let mut scanner = Scanner {
         range,
@@ -170,7 +198,9 @@ pub(super) fn scan(file: &mut File, range: Range64, tally: &mut Tally) -> std::i
         line: 0,
         spans: Vec::with_capacity(tally.layout().last_needed + 1),
     };
-    let mut buf = vec![0u8; BLOCK];
+    if buf.len() < BLOCK {
+        buf.resize(BLOCK, 0);
+    }
     // buf[start..filled] holds unread bytes; `base` is the file offset of buf[0].
     let (mut start, mut filled, mut base) = (0usize, 0usize, range.from);
     let mut eof = false;
@@ -205,7 +235,14 @@ pub(super) fn scan(file: &mut File, range: Range64, tally: &mut Tally) -> std::i
         if filled == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
-        let n = file.read(&mut buf[filled..])?;
+        // Read no further than the range (and the end of its last line)
+        // needs: ranges are small parts of large files.
+        let needed = range.until.saturating_sub(base + filled as u64);
+        let want = usize::try_from(needed)
+            .unwrap_or(usize::MAX)
+            .max(LAST_LINE_READ)
+            .min(buf.len() - filled);
+        let n = file.read(&mut buf[filled..filled + want])?;
         filled += n;
         eof = n == 0;
     }
