@@ -890,6 +890,8 @@ struct Window {
     latency: BTreeMap<&'static str, Vec<u32>>,
     /// `VmRSS` samples, KiB.
     rss: Vec<u64>,
+    /// `RssAnon` samples (heap and stacks), KiB.
+    rss_anon: Vec<u64>,
     /// The window's last memory sample.
     rss_parts: Option<Resident>,
 }
@@ -1007,6 +1009,7 @@ impl Recorder {
         self.with(|record, w| {
             let window = &mut record.windows[w];
             window.rss.push(resident.vm_rss);
+            window.rss_anon.push(resident.rss_anon);
             window.rss_parts = Some(resident);
         });
     }
@@ -1076,6 +1079,7 @@ impl Recorder {
                 "latency_ms": latency,
                 "rss_samples_kib": window.rss,
                 "rss_max_kib": window.rss.iter().max(),
+                "rss_anon_samples_kib": window.rss_anon,
                 "rss_last_parts_kib": window.rss_parts.map(Resident::to_json),
             }));
         }

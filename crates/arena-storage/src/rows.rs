@@ -28,6 +28,16 @@ pub(crate) fn turn_number(value: i64) -> Result<u32> {
     u32::try_from(value).map_err(|_| StorageError::Corrupt(format!("turn {value}")))
 }
 
+/// A battle's categories from their stored JSON text (an array of strings).
+pub(crate) fn categories(text: &str) -> Result<Vec<String>> {
+    // Most battles have none: no parser for them.
+    if text == "[]" {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(text)
+        .map_err(|e| StorageError::Corrupt(format!("categories {text:?}: {e}")))
+}
+
 /// Keeps a vote only when it matches the category filter.
 pub(crate) fn in_category(categories: &[String], wanted: Option<&str>) -> bool {
     wanted.is_none_or(|c| categories.iter().any(|have| have == c))

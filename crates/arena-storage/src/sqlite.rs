@@ -29,6 +29,9 @@ pub(crate) struct SqliteStore {
     pub(crate) writer: SqlitePool,
 }
 
+/// How much of the database file each read connection maps into memory.
+const READ_MMAP_BYTES: u64 = 1 << 30;
+
 impl SqliteStore {
     pub(crate) const BACKEND: &'static str = "sqlite";
 
@@ -48,7 +51,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.pragma("mmap_size", READ_MMAP_BYTES.to_string()))
             .await?;
         Ok(Self { pool, writer })
     }
