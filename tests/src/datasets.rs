@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Arena, Client, ServeOptions, TestDb, arena_cli, arena_ok, count_rows, voter_cookie,
+    Arena, Client, ServeOptions, TestDb, arena_cli, arena_ok, count_rows, execute_sql, voter_cookie,
 };
 
 /// The contract's columns, in order, before any research column.
@@ -463,6 +463,78 @@ async fn exports_follow_the_contract_and_match_the_live_leaderboard() -> Result<
     }
     let (table, _) = arena_ok(&["leaderboard", "--input", path_str(&files[1])]).await?;
     assert!(table.contains("Rank"), "{table}");
+    Ok(())
+}
+
+/// Every read path of the export (SQLite's direct reader without
+/// conversations, its pages with them, PostgreSQL's rows) leaves out a
+/// flagged voter's votes and gives each battle its number of turns.
+#[tokio::test]
+async fn exports_leave_out_flagged_voters_and_count_turns() -> Result<()> {
+    let db = TestDb::new().await?;
+    let arena = Arena::start(&db).await?;
+    play(&arena, 6).await?;
+    // A battle of two turns.
+    let voter = arena.voter();
+    let (id, _) = voter.full_battle("Name a prime").await?;
+    let second = voter
+        .post(
+            &format!("/api/v1/battles/{id}/turns"),
+            json!({"prompt": "And the next one?"}),
+        )
+        .await?;
+    ensure!(second.status == StatusCode::CREATED, "{}", second.text);
+    voter.events(&id).await?;
+    let vote = voter
+        .post(
+            &format!("/api/v1/battles/{id}/vote"),
+            json!({"winner": "tie"}),
+        )
+        .await?;
+    ensure!(vote.status == StatusCode::OK, "vote: {}", vote.text);
+
+    let admin = arena.admin();
+    let export = |conversations: bool| {
+        let admin = admin.clone();
+        async move {
+            let path = format!("/api/v1/export?conversations={conversations}");
+            let response = admin.get(&path).await?;
+            ensure!(response.status == StatusCode::OK, "{}", response.text);
+            jsonl_rows(&response.text)
+        }
+    };
+    let before = export(false).await?;
+    ensure!(before.len() >= 6, "{} rows", before.len());
+    let turns: Vec<u64> = before.iter().filter_map(|r| r["turn"].as_u64()).collect();
+    assert_eq!(turns.iter().filter(|&&t| t == 2).count(), 1, "{turns:?}");
+    assert_eq!(turns.len(), before.len());
+
+    // The first vote's voter is flagged (as the anomaly detector would).
+    execute_sql(
+        &db,
+        "INSERT INTO flagged_voters (voter, flagged_at, reason) \
+         SELECT voter, 0, 'test' FROM votes WHERE id = (SELECT MIN(id) FROM votes)",
+    )
+    .await?;
+    let flagged_judge = before[0]["judge"].clone();
+    let bare = export(false).await?;
+    let full = export(true).await?;
+    assert!(
+        bare.len() < before.len(),
+        "{} of {}",
+        bare.len(),
+        before.len()
+    );
+    assert_eq!(bare.len(), full.len());
+    for (b, f) in bare.iter().zip(&full) {
+        assert_ne!(b["judge"], flagged_judge, "{b}");
+        assert_eq!(b["question_id"], f["question_id"]);
+        assert_eq!(b["turn"], f["turn"], "{b}");
+        let asked = f["conversation_a"]
+            .as_array()
+            .map(|messages| messages.iter().filter(|m| m["role"] == "user").count());
+        assert_eq!(f["turn"].as_u64(), asked.map(|n| n as u64), "{f}");
+    }
     Ok(())
 }
 

@@ -610,6 +610,23 @@ pub async fn count_rows(db: &TestDb, table: &str) -> Result<i64> {
     })
 }
 
+/// Runs one statement on the test database, as an operator with a database
+/// shell would (tests use it for states no route produces).
+pub async fn execute_sql(db: &TestDb, statement: &str) -> Result<()> {
+    let sql = sqlx::AssertSqlSafe(statement.to_owned());
+    match backend() {
+        Backend::Sqlite => {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url).await?;
+            sqlx::query(sql).execute(&mut conn).await?;
+        }
+        Backend::Postgres => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url).await?;
+            sqlx::query(sql).execute(&mut conn).await?;
+        }
+    }
+    Ok(())
+}
+
 impl Client {
     /// The same voter (cookie and token) talking to another server.
     pub fn rebased(&self, base: &str) -> Client {

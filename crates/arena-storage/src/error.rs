@@ -45,6 +45,15 @@ pub enum StorageError {
     /// The database refused or failed a query.
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// The export's direct SQLite reader failed (see `sqlite_export`).
+    #[error("database error in the export reader")]
+    ExportReader(#[source] rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> Self {
+        StorageError::ExportReader(error)
+    }
 }
 
 impl From<sqlx::Error> for StorageError {

@@ -1,26 +1,34 @@
 //! The research export's read path.
 //!
-//! On SQLite: votes in pages of consecutive vote ids, each page aggregated
-//! by SQLite into one JSON text. Read row by row, a million-row export
-//! spent most of its time in the driver, not in the database: sqlx copies
-//! every value of every row (ten per vote) and hands each row from its
-//! worker thread through a channel, so the two threads took turns every few
-//! rows (a third of the time in the kernel). One aggregated value per page
-//! of 4,096 votes costs one hand-off and one copy per page; serde_json then
-//! reads the page in one pass, borrowing what it can. Pages are ranges of
-//! vote ids, not "the next N rows after the last one", so that they do not
-//! depend on each other: the next page is read while the caller consumes
-//! the current one (two connections, two cores), and memory stays at two
-//! pages whatever the size of the export.
+//! On SQLite, without conversations (the bulk case): the direct reader of
+//! [`crate::sqlite_export`], plain rows read in place by threads of their
+//! own, outside sqlx.
+//!
+//! On SQLite, with conversations (or an in-memory database): votes in pages
+//! of consecutive vote ids, each page aggregated by SQLite into one JSON
+//! text. Read row by row through sqlx, a million-row export spent most of
+//! its time in the driver, not in the database: sqlx copies every value of
+//! every row (ten per vote) and hands each row from its worker thread
+//! through a channel, so the two threads took turns every few rows (a third
+//! of the time in the kernel). One aggregated value per page costs one
+//! hand-off and one copy per page; serde_json then reads the page in one
+//! pass, borrowing what it can. Building that JSON is SQLite's main cost,
+//! which is why the bulk case reads rows directly instead. Pages are ranges
+//! of vote ids, not "the next N rows after the last one", so that they do
+//! not depend on each other: the next page is read while the caller
+//! consumes the current one (two connections, two cores), and memory stays
+//! at two pages whatever the size of the export.
 //!
 //! On PostgreSQL: one ordered stream of rows. Its driver decodes rows from
 //! the socket on the reading task (no thread hand-off), and building JSON
 //! cost the server more than sending rows (a page of 4,096 votes took 31 ms,
 //! 20 of them in `json_build_array`).
 //!
-//! Both: model names are resolved here from one read of the models table
-//! instead of two joins per row, and the highest vote id at the start
-//! bounds the export, which is a snapshot of its start.
+//! All: model names are resolved here from one read of the models table
+//! instead of two joins per row; the turn count is the battle's own column
+//! (kept by triggers, migration 0002) instead of a subquery per vote; and
+//! the highest vote id at the start bounds the export, which is a snapshot
+//! of its start.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -85,15 +93,23 @@ impl Scope {
 /// intersected the id range with a scan of the whole `created_at` index —
 /// a 200,000-vote export took 13 s instead of 1.
 macro_rules! export_query {
-    ($select:expr, $time:expr, $tail:expr) => {
+    ($select:expr, $time:expr, $flagged:expr, $tail:expr) => {
         concat!(
             $select,
             " FROM votes v JOIN battles b ON b.id = v.battle_id \
              WHERE v.id > $1 AND v.id <= $2 AND b.identity_leak = false",
             $time,
-            " AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter)",
+            $flagged,
             $tail
         )
+    };
+}
+
+/// The condition that leaves out flagged voters, for the queries that do not
+/// filter them themselves.
+macro_rules! not_flagged {
+    () => {
+        " AND NOT EXISTS (SELECT 1 FROM flagged_voters f WHERE f.voter = v.voter)"
     };
 }
 
@@ -114,21 +130,24 @@ macro_rules! sqlite_page {
             export_query!(
                 "SELECT json_array(v.id, hex(b.id), b.external_id, hex(b.model_a), hex(b.model_b), v.winner, v.voter, v.created_at, \
                  CASE WHEN b.pair_probability IS NULL THEN NULL ELSE printf('%!.17g', b.pair_probability) END, b.categories, \
-                 (SELECT COUNT(*) FROM turns t WHERE t.battle_id = b.id)) AS r",
+                 b.turn_count) AS r",
                 $time,
+                not_flagged!(),
                 ")"
             )
         )
     };
 }
 
-/// The PostgreSQL row stream, in vote order.
-macro_rules! postgres_rows {
-    ($time:expr) => {
+/// The row stream, in vote order: PostgreSQL's export, and SQLite's when the
+/// direct reader serves it (`crate::sqlite_export`).
+macro_rules! vote_rows {
+    ($time:expr, $flagged:expr) => {
         export_query!(
             "SELECT v.id, b.id AS battle_id, b.external_id, b.model_a, b.model_b, v.winner, v.voter, v.created_at, \
-             b.pair_probability, b.categories, (SELECT COUNT(*) FROM turns t WHERE t.battle_id = b.id) AS turn_count",
+             b.pair_probability, b.categories, b.turn_count",
             $time,
+            $flagged,
             " ORDER BY v.id"
         )
     };
@@ -142,11 +161,21 @@ pub(crate) fn sqlite_page_sql(scope: &Scope) -> &'static str {
     }
 }
 
-/// The PostgreSQL row query, with or without the time filter.
-pub(crate) fn postgres_rows_sql(scope: &Scope) -> &'static str {
+/// The row query, with or without the time filter.
+pub(crate) fn rows_sql(scope: &Scope) -> &'static str {
     match scope.time {
-        Some(_) => postgres_rows!(time_filter!()),
-        None => postgres_rows!(""),
+        Some(_) => vote_rows!(time_filter!(), not_flagged!()),
+        None => vote_rows!("", not_flagged!()),
+    }
+}
+
+/// The row query with flagged voters left in, for a reader that drops them
+/// itself (`crate::sqlite_export`: one set lookup instead of one subquery,
+/// a B-tree cursor, per vote).
+pub(crate) fn rows_with_flagged_sql(scope: &Scope) -> &'static str {
+    match scope.time {
+        Some(_) => vote_rows!(time_filter!(), ""),
+        None => vote_rows!("", ""),
     }
 }
 

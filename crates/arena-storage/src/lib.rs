@@ -17,6 +17,7 @@ mod postgres;
 mod queries;
 mod rows;
 mod sqlite;
+mod sqlite_export;
 mod types;
 
 use std::sync::Arc;

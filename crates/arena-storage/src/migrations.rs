@@ -12,17 +12,31 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// `(version, description, sql)` of one migration file.
 type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Source] = &[(
-    1,
-    "initial",
-    include_str!("../../../migrations/sqlite/0001_initial.sql"),
-)];
+const SQLITE: &[Source] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "battle turn count",
+        include_str!("../../../migrations/sqlite/0002_battle_turn_count.sql"),
+    ),
+];
 
-const POSTGRES: &[Source] = &[(
-    1,
-    "initial",
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+const POSTGRES: &[Source] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "battle turn count",
+        include_str!("../../../migrations/postgres/0002_battle_turn_count.sql"),
+    ),
+];
 
 fn migrator(sources: &[Source]) -> Migrator {
     let migrations = sources

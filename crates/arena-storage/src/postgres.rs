@@ -35,6 +35,15 @@ impl PgStore {
     pub(crate) fn migrator() -> sqlx::migrate::Migrator {
         crate::migrations::postgres()
     }
+
+    /// Never: PostgreSQL's driver decodes rows on the reading task, so its
+    /// export has no driver hand-off to bypass (see `crate::sqlite_export`).
+    pub(crate) fn direct_export(
+        &self,
+        _scope: &crate::export::Scope,
+    ) -> Option<(std::path::PathBuf, u64)> {
+        None
+    }
 }
 
 crate::queries::impl_storage!(PgStore, sqlx::Postgres);

@@ -295,7 +295,7 @@ macro_rules! impl_storage {
                     models: Arc<HashMap<Uuid, String>>,
                     scope: export::Scope,
                 ) -> BoxStream<'_, Result<ExportBattle>> {
-                    let mut query = sqlx::query(export::postgres_rows_sql(&scope)).bind(scope.after).bind(scope.last);
+                    let mut query = sqlx::query(export::rows_sql(&scope)).bind(scope.after).bind(scope.last);
                     if let Some((since, until)) = scope.time {
                         query = query.bind(since).bind(until);
                     }
@@ -773,13 +773,16 @@ macro_rules! impl_storage {
                         };
                         Ok::<_, StorageError>((Arc::new(models), scope))
                     };
-                    // See crate::export: pages of JSON on SQLite, rows on PostgreSQL.
+                    // See crate::export and crate::sqlite_export: on SQLite
+                    // the direct reader, or pages of JSON; rows on PostgreSQL.
                     futures_util::stream::once(start)
                         .map_ok(move |(models, scope)| {
-                            if Self::BACKEND == "sqlite" {
-                                self.export_pages(models, Arc::new(scope))
-                            } else {
+                            if Self::BACKEND != "sqlite" {
                                 self.export_rows(models, scope)
+                            } else if let Some((path, mmap_bytes)) = self.direct_export(&scope) {
+                                crate::sqlite_export::stream(path, mmap_bytes, models, scope)
+                            } else {
+                                self.export_pages(models, Arc::new(scope))
                             }
                         })
                         .try_flatten()

@@ -1,5 +1,6 @@
 //! The SQLite backend: the embedded default.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub(crate) struct SqliteStore {
     pub(crate) pool: SqlitePool,
     /// The single write connection.
     pub(crate) writer: SqlitePool,
+    /// The database file, for the export's direct reader.
+    path: PathBuf,
 }
 
 /// How much of the database file each read connection maps into memory
@@ -51,6 +54,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        let path = options.get_filename().to_owned();
         // The writer connects first so that it creates the file and turns WAL on.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -62,11 +66,18 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.pragma("mmap_size", READ_MMAP_BYTES.to_string()))
             .await?;
-        Ok(Self { pool, writer })
+        Ok(Self { pool, writer, path })
     }
 
     pub(crate) fn migrator() -> sqlx::migrate::Migrator {
         crate::migrations::sqlite()
+    }
+
+    /// The database file and the mapping size for the export's direct
+    /// reader, when it serves `scope` (see `crate::sqlite_export`).
+    pub(crate) fn direct_export(&self, scope: &crate::export::Scope) -> Option<(PathBuf, u64)> {
+        crate::sqlite_export::serves(&self.path, scope)
+            .then(|| (self.path.clone(), READ_MMAP_BYTES))
     }
 }
 
