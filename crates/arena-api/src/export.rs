@@ -154,7 +154,13 @@ pub async fn write_dataset<W: Write + Send + 'static>(
     out: W,
     mut on_battle: impl FnMut(&ExportBattle) + Send,
 ) -> Result<(W, DatasetCard), ExportError> {
-    let categories = storage.categories().await.map_err(ExportError::Storage)?;
+    let mut battles = storage.export_battles(request.filter.clone(), request.conversations);
+    // The category columns must be known before the first row is written;
+    // reading them (a scan of the battles) overlaps with the export's start,
+    // whose readers get ahead meanwhile, instead of delaying it.
+    let (categories, first) = tokio::join!(storage.categories(), battles.try_next());
+    let categories = categories.map_err(ExportError::Storage)?;
+    let first = first.map_err(ExportError::Storage)?;
     let options = WriteOptions {
         conversations: request.conversations,
         extra_columns: extra_columns(&categories, request.conversations),
@@ -179,10 +185,10 @@ pub async fn write_dataset<W: Write + Send + 'static>(
             .map_err(|source| DatasetError::Io { path: None, source })?;
         Ok((sink, card))
     });
-    let mut battles = storage.export_battles(request.filter.clone(), request.conversations);
     let produce = async {
         let mut batch = Vec::with_capacity(BATCH);
-        while let Some(battle) = battles.try_next().await.map_err(ExportError::Storage)? {
+        let mut next = first;
+        while let Some(battle) = next {
             on_battle(&battle);
             batch.push(battle);
             if batch.len() == BATCH
@@ -193,6 +199,7 @@ pub async fn write_dataset<W: Write + Send + 'static>(
             {
                 return Ok(()); // the writer stopped; its error is reported below
             }
+            next = battles.try_next().await.map_err(ExportError::Storage)?;
         }
         if !batch.is_empty() {
             let _ = batches_tx.send(batch).await;
