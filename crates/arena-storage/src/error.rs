@@ -45,6 +45,10 @@ pub enum StorageError {
     /// The database refused or failed a query.
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// The caller of an import gave up (its file has a malformed row, say):
+    /// nothing of the import was kept.
+    #[error("import abandoned: {0}")]
+    ImportAbandoned(String),
     /// The export's direct SQLite reader failed (see `sqlite_export`).
     #[error("database error in the export reader")]
     ExportReader(#[source] rusqlite::Error),

@@ -115,11 +115,14 @@ pub trait Storage: Send + Sync + 'static {
         filter: VoteFilter,
         conversations: bool,
     ) -> BoxStream<'_, Result<ExportBattle>>;
-    /// Inserts imported battles in one transaction; rows whose external id is
-    /// already stored are skipped.
+    /// Inserts imported battles in one transaction, chunk by chunk as
+    /// `chunks` yields them (the caller reads its file meanwhile); rows whose
+    /// external id is already stored are skipped. An `Err` item abandons the
+    /// import: the transaction is rolled back and that error returned, so
+    /// nothing is half-imported.
     async fn import_battles(
         &self,
-        battles: Vec<ImportedBattle>,
+        chunks: BoxStream<'static, Result<Vec<ImportedBattle>>>,
         now_ms: i64,
     ) -> Result<ImportSummary>;
 

@@ -358,7 +358,7 @@ macro_rules! impl_storage {
                 }
 
                 async fn model_ids_by_name(
-                    tx: &mut sqlx::Transaction<'static, $db>,
+                    tx: &mut <$db as sqlx::Database>::Connection,
                     cache: &mut HashMap<String, Uuid>,
                     name: &str,
                     now_ms: i64,
@@ -368,7 +368,7 @@ macro_rules! impl_storage {
                     }
                     let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM models WHERE name = $1")
                         .bind(name)
-                        .fetch_optional(&mut **tx)
+                        .fetch_optional(&mut *tx)
                         .await?;
                     let id = match existing {
                         Some(id) => id,
@@ -382,13 +382,128 @@ macro_rules! impl_storage {
                             .bind(name)
                             .bind(Json(serde_json::json!({})))
                             .bind(now_ms)
-                            .execute(&mut **tx)
+                            .execute(&mut *tx)
                             .await?;
                             id
                         }
                     };
                     cache.insert(name.to_owned(), id);
                     Ok(id)
+                }
+
+                /// The import itself, in one transaction on `conn` (see
+                /// `import_battles`).
+                async fn import_in_transaction(
+                    conn: &mut sqlx::pool::PoolConnection<$db>,
+                    mut chunks: BoxStream<'static, Result<Vec<ImportedBattle>>>,
+                    now_ms: i64,
+                ) -> Result<ImportSummary> {
+                    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+                    // Take the write lock first (see the module comment).
+                    sqlx::query("UPDATE settings SET value = value WHERE key = 'import_lock'").execute(&mut *tx).await?;
+                    if Self::BACKEND == "sqlite" {
+                        // The voter index takes one insert per vote at a
+                        // random place; once it outgrows SQLite's default
+                        // 2 MB page cache every insert reads a page back from
+                        // the file (a 1M-row export re-imported: 12.8 s,
+                        // half of it in system calls). 64 MB keeps it in
+                        // memory. This connection belongs to `arena import`
+                        // and closes with it.
+                        sqlx::query("PRAGMA cache_size = -65536").execute(&mut *tx).await?;
+                    }
+                    let mut models = HashMap::new();
+                    let mut ids = crate::queries::import::BattleIds::new(now_ms);
+                    let mut statements = crate::queries::import::Statements::new(Self::BACKEND);
+                    let mut summary = ImportSummary::default();
+                    // An error item returns here: dropping `tx` rolls back.
+                    while let Some(received) = chunks.next().await {
+                    let received = received?;
+                    // Models first: a file names few models, so one lookup
+                    // each (cached across chunks).
+                    for battle in &received {
+                        for name in [&battle.model_a, &battle.model_b] {
+                            Self::model_ids_by_name(&mut *tx, &mut models, name, now_ms).await?;
+                        }
+                    }
+                    let mut rows = received.into_iter();
+                    loop {
+                        // Consuming the rows chunk by chunk frees each chunk's
+                        // strings once written.
+                        let chunk: Vec<ImportedBattle> = rows.by_ref().take(crate::queries::import::CHUNK).collect();
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        let keyed: Vec<(Uuid, ImportedBattle)> = chunk.into_iter().map(|b| (ids.next(), b)).collect();
+                        // Idempotency: a row whose external id is stored (or
+                        // repeated earlier in the file) is skipped. The count
+                        // of inserted rows settles the usual cases (a new
+                        // file: all of them; a file imported before: none)
+                        // without sending rows back, which costs a thread
+                        // hand-off per row; only a mixed chunk asks which ids
+                        // went in.
+                        let mut query = sqlx::query(statements.battles(keyed.len()));
+                        for (id, battle) in &keyed {
+                            query = query
+                                .bind(*id)
+                                .bind(battle.voter.as_str())
+                                .bind(models[&battle.model_a])
+                                .bind(models[&battle.model_b])
+                                .bind(Json(&battle.categories))
+                                .bind(battle.external_id.as_str())
+                                .bind(battle.voted_at_ms)
+                                .bind(battle.voted_at_ms);
+                        }
+                        let affected = query.execute(&mut *tx).await?.rows_affected() as usize;
+                        let inserted: std::collections::HashSet<Uuid> = if affected == keyed.len() {
+                            keyed.iter().map(|(id, _)| *id).collect()
+                        } else if affected == 0 {
+                            std::collections::HashSet::new()
+                        } else {
+                            let mut query = sqlx::query(statements.present(keyed.len()));
+                            for (id, _) in &keyed {
+                                query = query.bind(*id);
+                            }
+                            query.fetch_all(&mut *tx).await?.iter().map(|row| row.try_get::<Uuid, _>("id")).collect::<std::result::Result<_, _>>()?
+                        };
+                        summary.inserted += inserted.len() as u64;
+                        summary.skipped += (keyed.len() - inserted.len()) as u64;
+                        if inserted.is_empty() {
+                            continue;
+                        }
+                        // Votes in file order: their ids give Elo its order.
+                        let fresh: Vec<&(Uuid, ImportedBattle)> = keyed.iter().filter(|(id, _)| inserted.contains(id)).collect();
+                        let mut query = sqlx::query(statements.votes(fresh.len()));
+                        for (id, battle) in &fresh {
+                            query = query
+                                .bind(*id)
+                                .bind(battle.winner.as_str())
+                                .bind(battle.voter.as_str())
+                                .bind(battle.voted_at_ms);
+                        }
+                        query.execute(&mut *tx).await?;
+                        let turns: Vec<(Uuid, i64, &(String, String, String), i64)> = fresh
+                            .iter()
+                            .flat_map(|(id, battle)| {
+                                battle.turns.iter().enumerate().map(move |(index, turn)| (*id, index as i64 + 1, turn, battle.voted_at_ms))
+                            })
+                            .collect();
+                        for part in turns.chunks(crate::queries::import::CHUNK) {
+                            let mut query = sqlx::query(statements.turns(part.len()));
+                            for (id, number, (prompt, answer_a, answer_b), at) in part {
+                                query = query
+                                    .bind(*id)
+                                    .bind(*number)
+                                    .bind(prompt.as_str())
+                                    .bind(answer_a.as_str())
+                                    .bind(answer_b.as_str())
+                                    .bind(*at);
+                            }
+                            query.execute(&mut *tx).await?;
+                        }
+                    }
+                    }
+                    tx.commit().await?;
+                    Ok(summary)
                 }
             }
 
@@ -789,110 +904,29 @@ macro_rules! impl_storage {
                         .boxed()
                 }
 
-                async fn import_battles(&self, battles: Vec<ImportedBattle>, now_ms: i64) -> Result<ImportSummary> {
-                    let mut tx = self.writer.begin().await?;
-                    // Take the write lock first (see the module comment).
-                    sqlx::query("UPDATE settings SET value = value WHERE key = 'import_lock'").execute(&mut *tx).await?;
+                async fn import_battles(
+                    &self,
+                    chunks: BoxStream<'static, Result<Vec<ImportedBattle>>>,
+                    now_ms: i64,
+                ) -> Result<ImportSummary> {
+                    let mut conn = self.writer.acquire().await?;
                     if Self::BACKEND == "sqlite" {
-                        // The voter index takes one insert per vote at a
-                        // random place; once it outgrows SQLite's default
-                        // 2 MB page cache every insert reads a page back from
-                        // the file (a 1M-row export re-imported: 12.8 s,
-                        // half of it in system calls). 64 MB keeps it in
-                        // memory. This connection belongs to `arena import`
-                        // and closes with it.
-                        sqlx::query("PRAGMA cache_size = -65536").execute(&mut *tx).await?;
+                        // A bulk load whose references this function builds
+                        // itself: model ids looked up or inserted first,
+                        // votes pointing at the battles of the same chunk.
+                        // SQLite's foreign-key checks would add a B-tree
+                        // search per reference (three per battle) to the
+                        // load. The setting is per connection, cannot
+                        // change inside a transaction, and is restored
+                        // below whatever happens.
+                        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
                     }
-                    // Models first: a file names few models, so one lookup each.
-                    let mut models = HashMap::new();
-                    for battle in &battles {
-                        for name in [&battle.model_a, &battle.model_b] {
-                            Self::model_ids_by_name(&mut tx, &mut models, name, now_ms).await?;
-                        }
+                    let imported = Self::import_in_transaction(&mut conn, chunks, now_ms).await;
+                    if Self::BACKEND == "sqlite" {
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
                     }
-                    let mut ids = crate::queries::import::BattleIds::new(now_ms);
-                    let mut statements = crate::queries::import::Statements::new(Self::BACKEND);
-                    let mut summary = ImportSummary::default();
-                    let mut rows = battles.into_iter();
-                    loop {
-                        // Consuming the rows chunk by chunk frees each chunk's
-                        // strings once written.
-                        let chunk: Vec<ImportedBattle> = rows.by_ref().take(crate::queries::import::CHUNK).collect();
-                        if chunk.is_empty() {
-                            break;
-                        }
-                        let keyed: Vec<(Uuid, ImportedBattle)> = chunk.into_iter().map(|b| (ids.next(), b)).collect();
-                        // Idempotency: a row whose external id is stored (or
-                        // repeated earlier in the file) is skipped. The count
-                        // of inserted rows settles the usual cases (a new
-                        // file: all of them; a file imported before: none)
-                        // without sending rows back, which costs a thread
-                        // hand-off per row; only a mixed chunk asks which ids
-                        // went in.
-                        let mut query = sqlx::query(statements.battles(keyed.len()));
-                        for (id, battle) in &keyed {
-                            query = query
-                                .bind(*id)
-                                .bind(battle.voter.as_str())
-                                .bind(models[&battle.model_a])
-                                .bind(models[&battle.model_b])
-                                .bind(Json(&battle.categories))
-                                .bind(battle.external_id.as_str())
-                                .bind(battle.voted_at_ms)
-                                .bind(battle.voted_at_ms);
-                        }
-                        let affected = query.execute(&mut *tx).await?.rows_affected() as usize;
-                        let inserted: std::collections::HashSet<Uuid> = if affected == keyed.len() {
-                            keyed.iter().map(|(id, _)| *id).collect()
-                        } else if affected == 0 {
-                            std::collections::HashSet::new()
-                        } else {
-                            let mut query = sqlx::query(statements.present(keyed.len()));
-                            for (id, _) in &keyed {
-                                query = query.bind(*id);
-                            }
-                            query.fetch_all(&mut *tx).await?.iter().map(|row| row.try_get::<Uuid, _>("id")).collect::<std::result::Result<_, _>>()?
-                        };
-                        summary.inserted += inserted.len() as u64;
-                        summary.skipped += (keyed.len() - inserted.len()) as u64;
-                        if inserted.is_empty() {
-                            continue;
-                        }
-                        // Votes in file order: their ids give Elo its order.
-                        let fresh: Vec<&(Uuid, ImportedBattle)> = keyed.iter().filter(|(id, _)| inserted.contains(id)).collect();
-                        let mut query = sqlx::query(statements.votes(fresh.len()));
-                        for (id, battle) in &fresh {
-                            query = query
-                                .bind(*id)
-                                .bind(battle.winner.as_str())
-                                .bind(battle.voter.as_str())
-                                .bind(battle.voted_at_ms);
-                        }
-                        query.execute(&mut *tx).await?;
-                        let turns: Vec<(Uuid, i64, &(String, String, String), i64)> = fresh
-                            .iter()
-                            .flat_map(|(id, battle)| {
-                                battle.turns.iter().enumerate().map(move |(index, turn)| (*id, index as i64 + 1, turn, battle.voted_at_ms))
-                            })
-                            .collect();
-                        for part in turns.chunks(crate::queries::import::CHUNK) {
-                            let mut query = sqlx::query(statements.turns(part.len()));
-                            for (id, number, (prompt, answer_a, answer_b), at) in part {
-                                query = query
-                                    .bind(*id)
-                                    .bind(*number)
-                                    .bind(prompt.as_str())
-                                    .bind(answer_a.as_str())
-                                    .bind(answer_b.as_str())
-                                    .bind(*at);
-                            }
-                            query.execute(&mut *tx).await?;
-                        }
-                    }
-                    tx.commit().await?;
-                    Ok(summary)
+                    imported
                 }
-
                 async fn flag_voter(&self, voter: &str, reason: &str, now_ms: i64) -> Result<()> {
                     sqlx::query("INSERT INTO flagged_voters (voter, flagged_at, reason) VALUES ($1, $2, $3) ON CONFLICT (voter) DO NOTHING")
                         .bind(voter)
