@@ -65,11 +65,15 @@ impl Covariance {
 
 /// Per pair, `Σ_outcomes w² (y − p)²`: the pair's weight in G.
 fn gradient_weights(table: &PairTable, theta: &[f64]) -> Vec<f64> {
+    let e = crate::problem::strengths(theta);
     table
         .pairs
         .iter()
         .map(|pair| {
-            let p = sigmoid(theta[pair.i] - theta[pair.j]);
+            let p = match &e {
+                Some(e) => e[pair.i] / (e[pair.i] + e[pair.j]),
+                None => sigmoid(theta[pair.i] - theta[pair.j]),
+            };
             (0..3)
                 .map(|k| pair.cell.weight_sq[k] * (OUTCOME_VALUES[k] - p).powi(2))
                 .sum()
