@@ -218,17 +218,18 @@ fn gather_sequential(
             Ok(false) => break,
             Err(error) => bail!("{}: {error} (after line {before})", path.display()),
         }
-        let at = before + record.position().map_or(0, csv::Position::line);
+        let position = record.position();
+        let line = before + position.map_or(0, csv::Position::line);
         if record.len() != layout.width {
             return Err(fail(
-                at,
+                line,
                 &format!("expected {} fields, found {}", layout.width, record.len()),
             ));
         }
-        let at = offset + record.position().map_or(0, csv::Position::byte);
+        let record_offset = offset + position.map_or(0, csv::Position::byte);
         tally
-            .vote(at, |i| record.get(i).unwrap_or_default())
-            .map_err(|message| fail(at, &message))?;
+            .vote(record_offset, |i| record.get(i).unwrap_or_default())
+            .map_err(|message| fail(line, &message))?;
     }
     Ok(tally)
 }
@@ -403,6 +404,18 @@ mod tests {
         let at = lines.len() - 10;
         lines[at] = "q-bad,model-1,model-2,draw,false".into();
         let file = Scratch::new("malformed", &lines.join("\n"));
+        for threads in [1, 3] {
+            let error = gathered(&file.0, None, threads).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("line {}: unknown winner \"draw\"", at + 1)),
+                "{error}"
+            );
+        }
+        // After a quoted line the csv crate reads the rest: its errors name
+        // lines too.
+        let mut quoted = lines.clone();
+        quoted[at - 5] = "q-quoted,\"model-1\",model-2,tie,false".into();
+        let file = Scratch::new("malformed-quoted", &quoted.join("\n"));
         for threads in [1, 3] {
             let error = gathered(&file.0, None, threads).unwrap_err().to_string();
             assert!(
