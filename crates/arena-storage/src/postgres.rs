@@ -41,7 +41,7 @@ impl PgStore {
     pub(crate) fn direct_export(
         &self,
         _scope: &crate::export::Scope,
-    ) -> Option<(std::path::PathBuf, u64)> {
+    ) -> Option<std::path::PathBuf> {
         None
     }
 }

@@ -24,7 +24,32 @@ pub(crate) use select_models;
 /// (a round trip on PostgreSQL, a VM setup on SQLite) is paid once per
 /// chunk.
 pub(crate) mod import {
+    use std::collections::HashMap;
+
     use uuid::Uuid;
+
+    use crate::types::ImportSummary;
+
+    /// The state of one import across its chunks.
+    pub(crate) struct Run {
+        /// Model ids by name, looked up or created once each.
+        pub(crate) models: HashMap<String, Uuid>,
+        pub(crate) ids: BattleIds,
+        pub(crate) statements: Statements,
+        pub(crate) summary: ImportSummary,
+    }
+
+    impl Run {
+        /// A new import on `backend`, its battle ids stamped with `now_ms`.
+        pub(crate) fn new(backend: &str, now_ms: i64) -> Self {
+            Run {
+                models: HashMap::new(),
+                ids: BattleIds::new(now_ms),
+                statements: Statements::new(backend),
+                summary: ImportSummary::default(),
+            }
+        }
+    }
 
     /// Rows per multi-row INSERT. At 8 parameters a row this stays far below
     /// SQLite's limit of 32,766 bound parameters and PostgreSQL's 65,535.
@@ -411,99 +436,107 @@ macro_rules! impl_storage {
                         // and closes with it.
                         sqlx::query("PRAGMA cache_size = -65536").execute(&mut *tx).await?;
                     }
-                    let mut models = HashMap::new();
-                    let mut ids = crate::queries::import::BattleIds::new(now_ms);
-                    let mut statements = crate::queries::import::Statements::new(Self::BACKEND);
-                    let mut summary = ImportSummary::default();
+                    let mut run = crate::queries::import::Run::new(Self::BACKEND, now_ms);
                     // An error item returns here: dropping `tx` rolls back.
                     while let Some(received) = chunks.next().await {
-                    let received = received?;
-                    // Models first: a file names few models, so one lookup
-                    // each (cached across chunks).
-                    for battle in &received {
-                        for name in [&battle.model_a, &battle.model_b] {
-                            Self::model_ids_by_name(&mut *tx, &mut models, name, now_ms).await?;
-                        }
-                    }
-                    let mut rows = received.into_iter();
-                    loop {
-                        // Consuming the rows chunk by chunk frees each chunk's
-                        // strings once written.
-                        let chunk: Vec<ImportedBattle> = rows.by_ref().take(crate::queries::import::CHUNK).collect();
-                        if chunk.is_empty() {
-                            break;
-                        }
-                        let keyed: Vec<(Uuid, ImportedBattle)> = chunk.into_iter().map(|b| (ids.next(), b)).collect();
-                        // Idempotency: a row whose external id is stored (or
-                        // repeated earlier in the file) is skipped. The count
-                        // of inserted rows settles the usual cases (a new
-                        // file: all of them; a file imported before: none)
-                        // without sending rows back, which costs a thread
-                        // hand-off per row; only a mixed chunk asks which ids
-                        // went in.
-                        let mut query = sqlx::query(statements.battles(keyed.len()));
-                        for (id, battle) in &keyed {
-                            query = query
-                                .bind(*id)
-                                .bind(battle.voter.as_str())
-                                .bind(models[&battle.model_a])
-                                .bind(models[&battle.model_b])
-                                .bind(Json(&battle.categories))
-                                .bind(battle.external_id.as_str())
-                                .bind(battle.voted_at_ms)
-                                .bind(battle.voted_at_ms);
-                        }
-                        let affected = query.execute(&mut *tx).await?.rows_affected() as usize;
-                        let inserted: std::collections::HashSet<Uuid> = if affected == keyed.len() {
-                            keyed.iter().map(|(id, _)| *id).collect()
-                        } else if affected == 0 {
-                            std::collections::HashSet::new()
-                        } else {
-                            let mut query = sqlx::query(statements.present(keyed.len()));
-                            for (id, _) in &keyed {
-                                query = query.bind(*id);
+                        let received = received?;
+                        // Models first: a file names few models, so one
+                        // lookup each (cached across chunks).
+                        for battle in &received {
+                            for name in [&battle.model_a, &battle.model_b] {
+                                Self::model_ids_by_name(&mut *tx, &mut run.models, name, now_ms).await?;
                             }
-                            query.fetch_all(&mut *tx).await?.iter().map(|row| row.try_get::<Uuid, _>("id")).collect::<std::result::Result<_, _>>()?
-                        };
-                        summary.inserted += inserted.len() as u64;
-                        summary.skipped += (keyed.len() - inserted.len()) as u64;
-                        if inserted.is_empty() {
-                            continue;
                         }
-                        // Votes in file order: their ids give Elo its order.
-                        let fresh: Vec<&(Uuid, ImportedBattle)> = keyed.iter().filter(|(id, _)| inserted.contains(id)).collect();
-                        let mut query = sqlx::query(statements.votes(fresh.len()));
-                        for (id, battle) in &fresh {
-                            query = query
-                                .bind(*id)
-                                .bind(battle.winner.as_str())
-                                .bind(battle.voter.as_str())
-                                .bind(battle.voted_at_ms);
-                        }
-                        query.execute(&mut *tx).await?;
-                        let turns: Vec<(Uuid, i64, &(String, String, String), i64)> = fresh
-                            .iter()
-                            .flat_map(|(id, battle)| {
-                                battle.turns.iter().enumerate().map(move |(index, turn)| (*id, index as i64 + 1, turn, battle.voted_at_ms))
-                            })
-                            .collect();
-                        for part in turns.chunks(crate::queries::import::CHUNK) {
-                            let mut query = sqlx::query(statements.turns(part.len()));
-                            for (id, number, (prompt, answer_a, answer_b), at) in part {
-                                query = query
-                                    .bind(*id)
-                                    .bind(*number)
-                                    .bind(prompt.as_str())
-                                    .bind(answer_a.as_str())
-                                    .bind(answer_b.as_str())
-                                    .bind(*at);
+                        // Consuming the rows statement by statement frees
+                        // each part's strings once written.
+                        let mut rows = received.into_iter();
+                        loop {
+                            let part: Vec<ImportedBattle> = rows.by_ref().take(crate::queries::import::CHUNK).collect();
+                            if part.is_empty() {
+                                break;
                             }
-                            query.execute(&mut *tx).await?;
+                            Self::insert_part(&mut *tx, &mut run, part).await?;
                         }
-                    }
                     }
                     tx.commit().await?;
-                    Ok(summary)
+                    Ok(run.summary)
+                }
+
+                /// Inserts one statement's worth of imported battles (their
+                /// models already known), skipping stored external ids.
+                async fn insert_part(
+                    tx: &mut <$db as sqlx::Database>::Connection,
+                    run: &mut crate::queries::import::Run,
+                    part: Vec<ImportedBattle>,
+                ) -> Result<()> {
+                    let keyed: Vec<(Uuid, ImportedBattle)> = part.into_iter().map(|b| (run.ids.next(), b)).collect();
+                    // Idempotency: a row whose external id is stored (or
+                    // repeated earlier in the file) is skipped. The count
+                    // of inserted rows settles the usual cases (a new
+                    // file: all of them; a file imported before: none)
+                    // without sending rows back, which costs a thread
+                    // hand-off per row; only a mixed chunk asks which ids
+                    // went in.
+                    let mut query = sqlx::query(run.statements.battles(keyed.len()));
+                    for (id, battle) in &keyed {
+                        query = query
+                            .bind(*id)
+                            .bind(battle.voter.as_str())
+                            .bind(run.models[&battle.model_a])
+                            .bind(run.models[&battle.model_b])
+                            .bind(Json(&battle.categories))
+                            .bind(battle.external_id.as_str())
+                            .bind(battle.voted_at_ms)
+                            .bind(battle.voted_at_ms);
+                    }
+                    let affected = query.execute(&mut *tx).await?.rows_affected() as usize;
+                    let inserted: std::collections::HashSet<Uuid> = if affected == keyed.len() {
+                        keyed.iter().map(|(id, _)| *id).collect()
+                    } else if affected == 0 {
+                        std::collections::HashSet::new()
+                    } else {
+                        let mut query = sqlx::query(run.statements.present(keyed.len()));
+                        for (id, _) in &keyed {
+                            query = query.bind(*id);
+                        }
+                        query.fetch_all(&mut *tx).await?.iter().map(|row| row.try_get::<Uuid, _>("id")).collect::<std::result::Result<_, _>>()?
+                    };
+                    run.summary.inserted += inserted.len() as u64;
+                    run.summary.skipped += (keyed.len() - inserted.len()) as u64;
+                    if inserted.is_empty() {
+                        return Ok(());
+                    }
+                    // Votes in file order: their ids give Elo its order.
+                    let fresh: Vec<&(Uuid, ImportedBattle)> = keyed.iter().filter(|(id, _)| inserted.contains(id)).collect();
+                    let mut query = sqlx::query(run.statements.votes(fresh.len()));
+                    for (id, battle) in &fresh {
+                        query = query
+                            .bind(*id)
+                            .bind(battle.winner.as_str())
+                            .bind(battle.voter.as_str())
+                            .bind(battle.voted_at_ms);
+                    }
+                    query.execute(&mut *tx).await?;
+                    let turns: Vec<(Uuid, i64, &(String, String, String), i64)> = fresh
+                        .iter()
+                        .flat_map(|(id, battle)| {
+                            battle.turns.iter().enumerate().map(move |(index, turn)| (*id, index as i64 + 1, turn, battle.voted_at_ms))
+                        })
+                        .collect();
+                    for part in turns.chunks(crate::queries::import::CHUNK) {
+                        let mut query = sqlx::query(run.statements.turns(part.len()));
+                        for (id, number, (prompt, answer_a, answer_b), at) in part {
+                            query = query
+                                .bind(*id)
+                                .bind(*number)
+                                .bind(prompt.as_str())
+                                .bind(answer_a.as_str())
+                                .bind(answer_b.as_str())
+                                .bind(*at);
+                        }
+                        query.execute(&mut *tx).await?;
+                    }
+                    Ok(())
                 }
             }
 
@@ -894,8 +927,8 @@ macro_rules! impl_storage {
                         .map_ok(move |(models, scope)| {
                             if Self::BACKEND != "sqlite" {
                                 self.export_rows(models, scope)
-                            } else if let Some((path, mmap_bytes)) = self.direct_export(&scope) {
-                                crate::sqlite_export::stream(path, mmap_bytes, models, scope)
+                            } else if let Some(path) = self.direct_export(&scope) {
+                                crate::sqlite_export::stream(path, models, scope)
                             } else {
                                 self.export_pages(models, Arc::new(scope))
                             }
@@ -923,7 +956,11 @@ macro_rules! impl_storage {
                     }
                     let imported = Self::import_in_transaction(&mut conn, chunks, now_ms).await;
                     if Self::BACKEND == "sqlite" {
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        let restored = sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await;
+                        // The import's own error, if any, says more.
+                        let summary = imported?;
+                        restored?;
+                        return Ok(summary);
                     }
                     imported
                 }

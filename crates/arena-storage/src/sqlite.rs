@@ -42,7 +42,7 @@ pub(crate) struct SqliteStore {
 /// mapping is address space, not heap: its pages are the kernel's file cache
 /// (they count in VmRSS as RssFile, and are dropped under memory pressure).
 /// The write connection does not map: SQLite writes through the WAL anyway.
-const READ_MMAP_BYTES: u64 = 1 << 30;
+pub(crate) const READ_MMAP_BYTES: u64 = 1 << 30;
 
 impl SqliteStore {
     pub(crate) const BACKEND: &'static str = "sqlite";
@@ -73,11 +73,10 @@ impl SqliteStore {
         crate::migrations::sqlite()
     }
 
-    /// The database file and the mapping size for the export's direct
-    /// reader, when it serves `scope` (see `crate::sqlite_export`).
-    pub(crate) fn direct_export(&self, scope: &crate::export::Scope) -> Option<(PathBuf, u64)> {
-        crate::sqlite_export::serves(&self.path, scope)
-            .then(|| (self.path.clone(), READ_MMAP_BYTES))
+    /// The database file, for the export's direct reader, when it serves
+    /// `scope` (see `crate::sqlite_export`).
+    pub(crate) fn direct_export(&self, scope: &crate::export::Scope) -> Option<PathBuf> {
+        crate::sqlite_export::serves(&self.path, scope).then(|| self.path.clone())
     }
 }
 

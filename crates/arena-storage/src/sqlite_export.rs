@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{BoxStream, StreamExt};
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Row};
 use tokio::sync::mpsc;
@@ -39,6 +39,7 @@ use uuid::Uuid;
 use crate::error::{Result, StorageError};
 use crate::export::{Scope, StoredVote, page_ranges};
 use crate::rows;
+use crate::sqlite::READ_MMAP_BYTES;
 use crate::types::ExportBattle;
 
 /// Battles per batch sent to the consumer.
@@ -75,7 +76,6 @@ pub(crate) fn serves(path: &Path, scope: &Scope) -> bool {
 /// at a few batches per reader.
 pub(crate) fn stream(
     path: PathBuf,
-    mmap_bytes: u64,
     models: Arc<HashMap<Uuid, String>>,
     scope: Scope,
 ) -> BoxStream<'static, Result<ExportBattle>> {
@@ -88,7 +88,7 @@ pub(crate) fn stream(
             (path.clone(), models.clone(), scope.clone(), chunks.clone());
         let reader = move || {
             let mine = chunks.iter().skip(first).step_by(READERS).copied();
-            if let Err(error) = read(&path, mmap_bytes, &models, &scope, mine, &sender) {
+            if let Err(error) = read(&path, &models, &scope, mine, &sender) {
                 // The consumer learns of the failure as the stream's last item.
                 let _ = sender.blocking_send(Err(error));
             }
@@ -127,13 +127,8 @@ pub(crate) fn stream(
             }
         },
     )
-    .flat_map(|batch| {
-        let items: Vec<Result<ExportBattle>> = match batch {
-            Ok(battles) => battles.into_iter().map(Ok).collect(),
-            Err(error) => vec![Err(error)],
-        };
-        futures_util::stream::iter(items)
-    })
+    .map_ok(|battles| futures_util::stream::iter(battles.into_iter().map(Ok)))
+    .try_flatten()
     .boxed()
 }
 
@@ -142,7 +137,6 @@ pub(crate) fn stream(
 /// error, when the consumer is gone.
 fn read(
     path: &Path,
-    mmap_bytes: u64,
     models: &HashMap<Uuid, String>,
     scope: &Scope,
     chunks: impl Iterator<Item = (i64, i64)>,
@@ -157,7 +151,7 @@ fn read(
     connection.pragma_update(
         None,
         "mmap_size",
-        i64::try_from(mmap_bytes).unwrap_or(i64::MAX),
+        i64::try_from(READ_MMAP_BYTES).unwrap_or(i64::MAX),
     )?;
     // One read transaction: the flagged voters and every chunk come from
     // the same snapshot.
