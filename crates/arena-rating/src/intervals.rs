@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::counts::{OUTCOME_VALUES, PairTable};
 use crate::linalg::Matrix;
-use crate::problem::{Problem, sigmoid};
+use crate::problem::{Problem, WinProbabilities};
 
 /// How the gauge singularity of H is handled.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,15 +65,12 @@ impl Covariance {
 
 /// Per pair, `Σ_outcomes w² (y − p)²`: the pair's weight in G.
 fn gradient_weights(table: &PairTable, theta: &[f64]) -> Vec<f64> {
-    let e = crate::problem::strengths(theta);
+    let sigma = WinProbabilities::new(theta);
     table
         .pairs
         .iter()
         .map(|pair| {
-            let p = match &e {
-                Some(e) => e[pair.i] / (e[pair.i] + e[pair.j]),
-                None => sigmoid(theta[pair.i] - theta[pair.j]),
-            };
+            let p = sigma.of(pair.i, pair.j);
             (0..3)
                 .map(|k| pair.cell.weight_sq[k] * (OUTCOME_VALUES[k] - p).powi(2))
                 .sum()

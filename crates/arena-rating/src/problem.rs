@@ -85,47 +85,28 @@ impl Problem<'_> {
 
     /// ∇L(θ) into `grad`; returns max|∇L|.
     ///
-    /// This is the bootstrap's inner loop, so σ(θ_i − θ_j) is computed as
-    /// `e_i / (e_i + e_j)` from one exponential per model instead of one per
-    /// pair, whenever the spread of θ keeps every `e` representable.
+    /// This is the bootstrap's inner loop: σ comes from
+    /// [`WinProbabilities`], one exponential per model.
     pub(crate) fn gradient(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
         for (g, t) in grad.iter_mut().zip(theta) {
             *g = 2.0 * self.ridge * t;
         }
-        if let Some(e) = strengths(theta) {
-            for p in self.pairs {
-                let (ei, ej) = (e[p.i], e[p.j]);
-                let r = p.weight * (ei / (ei + ej)) - p.score;
-                grad[p.i] += r;
-                grad[p.j] -= r;
-            }
-        } else {
-            for p in self.pairs {
-                let r = p.weight * sigmoid(theta[p.i] - theta[p.j]) - p.score;
-                grad[p.i] += r;
-                grad[p.j] -= r;
-            }
+        let sigma = WinProbabilities::new(theta);
+        for p in self.pairs {
+            let r = p.weight * sigma.of(p.i, p.j) - p.score;
+            grad[p.i] += r;
+            grad[p.j] -= r;
         }
         grad.iter().fold(0.0, |m, g| m.max(g.abs()))
     }
 
-    /// ∇²L(θ). Per pair σ(1 − σ) = e_i e_j / (e_i + e_j)², from one
-    /// exponential per model (see [`strengths`]) when it can.
+    /// ∇²L(θ): per pair σ(θ_i − θ_j) σ(θ_j − θ_i), both from
+    /// [`WinProbabilities`] (no `1 − σ` cancellation).
     pub(crate) fn hessian(&self, theta: &[f64]) -> Matrix {
         let mut h = Matrix::zeros(self.n);
-        let e = strengths(theta);
+        let sigma = WinProbabilities::new(theta);
         for p in self.pairs {
-            let v = p.weight
-                * match &e {
-                    Some(e) => {
-                        let (ei, ej) = (e[p.i], e[p.j]);
-                        ei * ej / ((ei + ej) * (ei + ej))
-                    }
-                    None => {
-                        let q = sigmoid(theta[p.i] - theta[p.j]);
-                        q * (1.0 - q)
-                    }
-                };
+            let v = p.weight * sigma.of(p.i, p.j) * sigma.of(p.j, p.i);
             h.add(p.i, p.i, v);
             h.add(p.j, p.j, v);
             h.add(p.i, p.j, -v);
@@ -155,18 +136,36 @@ impl Problem<'_> {
     }
 }
 
-/// `e_i = exp(θ_i − max θ)` per model, so that σ(θ_i − θ_j) =
-/// `e_i / (e_i + e_j)` costs one exponential per model instead of one per
-/// pair (200 instead of 19,900 at LMArena's scale; the exponentials were a
-/// seventh of a warm refit); `None` when the spread of θ would underflow an
-/// `e` (then callers use σ per pair).
-pub(crate) fn strengths(theta: &[f64]) -> Option<Vec<f64>> {
-    let (lo, hi) = theta
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &t| {
-            (l.min(t), h.max(t))
-        });
-    (hi - lo < 600.0).then(|| theta.iter().map(|t| (t - hi).exp()).collect())
+/// σ(θ_i − θ_j) for the pairs of one θ.
+///
+/// With `e_i = exp(θ_i − max θ)`, σ(θ_i − θ_j) = `e_i / (e_i + e_j)`: one
+/// exponential per model instead of one per pair (200 instead of 19,900 at
+/// LMArena's scale; per pair they were a seventh of a warm refit). When the
+/// spread of θ would underflow an `e`, σ is computed per pair.
+pub(crate) struct WinProbabilities<'t> {
+    theta: &'t [f64],
+    strengths: Option<Vec<f64>>,
+}
+
+impl<'t> WinProbabilities<'t> {
+    pub(crate) fn new(theta: &'t [f64]) -> Self {
+        let (lo, hi) = theta
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &t| {
+                (l.min(t), h.max(t))
+            });
+        let strengths = (hi - lo < 600.0).then(|| theta.iter().map(|t| (t - hi).exp()).collect());
+        WinProbabilities { theta, strengths }
+    }
+
+    /// σ(θ_i − θ_j): the probability that model `i` beats model `j`.
+    #[inline]
+    pub(crate) fn of(&self, i: usize, j: usize) -> f64 {
+        match &self.strengths {
+            Some(e) => e[i] / (e[i] + e[j]),
+            None => sigmoid(self.theta[i] - self.theta[j]),
+        }
+    }
 }
 
 /// A smooth convex objective with a gauge (a direction it is flat along),
