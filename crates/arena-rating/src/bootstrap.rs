@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::counts::{FitPair, OUTCOME_VALUES, PairTable};
 use crate::graph::connectivity;
 use crate::linalg::{Cholesky, Matrix};
-use crate::problem::{DEGENERATE_RIDGE, GRADIENT_TOLERANCE, Problem, center};
+use crate::problem::{DEGENERATE_RIDGE, Problem};
 use crate::random::{FastRng, Multinomial};
 
 /// Intervals (in θ units) and the replicates' covariance.
@@ -168,7 +168,7 @@ fn refit(
     // A zero gradient reached without a ridge proves the optimum exists, so
     // the connectivity check is needed only when the chord method fails.
     if let Some(chol) = chord
-        && chord_iterations(&problem, chol, &mut th)
+        && problem.chord(chol, &mut th).is_some()
     {
         return th;
     }
@@ -178,30 +178,6 @@ fn refit(
     th.copy_from_slice(theta);
     problem.newton(&mut th);
     th
-}
-
-/// The chord method: Newton steps with a fixed, pre-factored Hessian.
-/// Returns false (leaving `theta` unspecified) when it is not converging
-/// at least twice as fast as it would need to.
-fn chord_iterations(problem: &Problem<'_>, chol: &Cholesky, theta: &mut [f64]) -> bool {
-    let mut grad = vec![0.0; problem.n];
-    let mut previous = f64::INFINITY;
-    for it in 0..60 {
-        let g = problem.gradient(theta, &mut grad) / problem.scale;
-        if g < GRADIENT_TOLERANCE {
-            return true;
-        }
-        if !g.is_finite() || (it >= 2 && g > 0.5 * previous) {
-            return false;
-        }
-        previous = g;
-        grad.iter_mut().for_each(|x| *x = -*x);
-        chol.solve_in_place(&mut grad);
-        center(&mut grad);
-        theta.iter_mut().zip(&grad).for_each(|(t, s)| *t += s);
-        center(theta);
-    }
-    false
 }
 
 /// Percentile bounds and the empirical covariance of the replicates.

@@ -28,6 +28,9 @@ pub(crate) struct Connectivity {
 /// alphabetically first model name (`names` may be empty when the caller
 /// only needs `strongly_connected`), so the result does not depend on the
 /// order in which votes arrived.
+///
+/// `pairs` holds each unordered pair at most once (as every [`FitPair`]
+/// list does).
 pub(crate) fn connectivity(
     n: usize,
     pairs: &[FitPair],
@@ -40,6 +43,17 @@ pub(crate) fn connectivity(
             in_main: vec![true; n],
         };
     }
+    if has_two_way_hub(n, pairs) {
+        return Connectivity {
+            strongly_connected: true,
+            in_main: vec![true; n],
+        };
+    }
+    components(n, pairs, votes, names)
+}
+
+/// [`connectivity`] by a full search for the components.
+fn components(n: usize, pairs: &[FitPair], votes: &[u64], names: &[String]) -> Connectivity {
     let mut fwd: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut rev: Vec<Vec<usize>> = vec![Vec::new(); n];
     for p in pairs {
@@ -110,6 +124,22 @@ pub(crate) fn connectivity(
     }
 }
 
+/// Whether some model has edges both ways with every other model: then
+/// every model reaches the hub and is reached from it, so the graph is
+/// strongly connected. One pass over the pairs, where the full search
+/// builds two adjacency lists; on a mature leaderboard (every pair voted,
+/// each side winning sometimes) it decides at once.
+fn has_two_way_hub(n: usize, pairs: &[FitPair]) -> bool {
+    let mut two_way = vec![0usize; n];
+    for p in pairs {
+        if p.score > 0.0 && p.weight - p.score > 0.0 {
+            two_way[p.i] += 1;
+            two_way[p.j] += 1;
+        }
+    }
+    two_way.contains(&(n - 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +156,19 @@ mod tests {
     #[test]
     fn detects_the_cases_where_no_optimum_exists() {
         type Case = (&'static str, usize, Vec<FitPair>, bool, Vec<bool>);
-        let cases: [Case; 5] = [
+        let cases: [Case; 6] = [
+            (
+                "a two-way hub",
+                4,
+                vec![
+                    pair(0, 1, 2.0, 1.0),
+                    pair(0, 2, 3.0, 1.5),
+                    pair(0, 3, 2.0, 0.5),
+                    pair(1, 2, 1.0, 1.0),
+                ],
+                true,
+                vec![true; 4],
+            ),
             (
                 "a cycle",
                 3,
@@ -176,6 +218,44 @@ mod tests {
             let got = connectivity(n, &pairs, &vec![1; n], &names);
             assert_eq!(got.strongly_connected, connected, "{what}");
             assert_eq!(got.in_main, main, "{what}");
+            assert_eq!(got, components(n, &pairs, &vec![1; n], &names), "{what}");
         }
+    }
+
+    #[test]
+    fn the_hub_shortcut_agrees_with_the_full_search() {
+        // Random sparse-to-dense graphs on 6 models from a fixed LCG; every
+        // outcome kind per pair: unplayed, i always won, j always won, both.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as usize
+        };
+        let n = 6;
+        let names: Vec<String> = (0..n).map(|k| format!("m{k}")).collect();
+        let mut hubs = 0;
+        for _ in 0..2000 {
+            let mut pairs = Vec::new();
+            for i in 0..n {
+                for j in i + 1..n {
+                    match next() % 5 {
+                        0 => {}
+                        1 => pairs.push(pair(i, j, 1.0, 1.0)),
+                        2 => pairs.push(pair(i, j, 1.0, 0.0)),
+                        _ => pairs.push(pair(i, j, 2.0, 1.0)),
+                    }
+                }
+            }
+            hubs += usize::from(has_two_way_hub(n, &pairs));
+            let votes = vec![1; n];
+            assert_eq!(
+                connectivity(n, &pairs, &votes, &names),
+                components(n, &pairs, &votes, &names),
+                "{pairs:?}"
+            );
+        }
+        assert!(hubs > 100, "the shortcut was taken only {hubs} times");
     }
 }

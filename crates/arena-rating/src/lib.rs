@@ -15,6 +15,10 @@
 //!   sandwich estimator ([`Intervals::Sandwich`], arena-rank's ridged
 //!   convention; [`Intervals::SandwichExact`], the unridged inverse on the
 //!   sum-zero subspace) or a multinomial bootstrap ([`Intervals::Bootstrap`]).
+//!   A refit warm-started from the previous [`BtFit`] of the same models
+//!   (the live leaderboard after a vote) first takes chord steps on that
+//!   fit's factored Hessian, which barely moves with one vote; the
+//!   optimum and its tolerance are the same either way.
 //! - [`online_elo`]: FastChat's `compute_elo`, order-dependent, for
 //!   familiarity.
 //! - [`fit_style_controlled`]: contextual Bradley–Terry with the answers'
@@ -38,6 +42,9 @@
 //! A small Cholesky solver of our own (the private `linalg` module): the systems have
 //! one unknown per model (a few hundred), where a dense factorization takes
 //! milliseconds, and a linear-algebra dependency would dwarf the crate.
+//! Its inner products are written so that the compiler vectorizes them
+//! (exact chunks, independent accumulators); the inverse and the sandwich's
+//! diagonal use symmetry (half the multiply-adds) and both cores.
 
 mod anomaly;
 mod bootstrap;
