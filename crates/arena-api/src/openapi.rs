@@ -170,3 +170,68 @@ struct ErrorDetail {
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::document;
+    use crate::validate;
+
+    /// The limits the document states for a registration are the ones the
+    /// validators apply: a value at the documented limit passes, one past
+    /// it is refused. (Keeps clients and fuzzers from being told one thing
+    /// and answered another.)
+    #[test]
+    fn documented_model_limits_are_the_validators_limits() {
+        let doc = serde_json::to_value(document()).expect("document serializes");
+        for schema in ["CreateModel", "PatchModel"] {
+            let props = &doc["components"]["schemas"][schema]["properties"];
+            let max = |field: &str| {
+                let limit = props[field]["maxLength"].as_u64();
+                usize::try_from(limit.unwrap_or_else(|| panic!("{schema}.{field} has maxLength")))
+                    .expect("small")
+            };
+            let text = |n: usize| "x".repeat(n);
+
+            assert!(validate::name(&text(max("name"))).is_ok());
+            assert!(validate::name(&text(max("name") + 1)).is_err());
+            assert!(validate::upstream_model(&text(max("model"))).is_ok());
+            assert!(validate::upstream_model(&text(max("model") + 1)).is_err());
+            assert!(validate::api_key(Some(text(max("api_key")))).is_ok());
+            assert!(validate::api_key(Some(text(max("api_key") + 1))).is_err());
+            for field in ["organization", "license"] {
+                assert!(validate::short_text(field, Some(text(max(field)))).is_ok());
+                assert!(validate::short_text(field, Some(text(max(field) + 1))).is_err());
+            }
+            assert!(validate::system_prompt(Some(text(max("system_prompt")))).is_ok());
+            assert!(validate::system_prompt(Some(text(max("system_prompt") + 1))).is_err());
+            let url_max = max("base_url");
+            let long_url = format!("http://h/{}", text(url_max - "http://h/".len()));
+            assert!(validate::base_url(&long_url).is_ok());
+            assert!(validate::base_url(&format!("{long_url}x")).is_err());
+
+            let bound = |key: &str| props["weight"][key].as_f64().expect("weight bound");
+            assert!(validate::weight(bound("minimum")).is_ok());
+            assert!(validate::weight(bound("maximum")).is_ok());
+            assert!(validate::weight(bound("minimum") - 1e-9).is_err());
+            assert!(validate::weight(bound("maximum") + 1e-3).is_err());
+            assert_eq!(props["name"]["minLength"], Value::from(1));
+        }
+    }
+
+    /// Examples written to the documented base-URL pattern are accepted.
+    #[test]
+    fn urls_of_the_documented_shape_are_accepted() {
+        for url in [
+            "http://127.0.0.1:8000/v1",
+            "https://api.example.com/v1/",
+            "http://localhost:11434/v1",
+            "http://vllm-0.internal:9/openai/v1",
+            "demo://local",
+            "demo://",
+        ] {
+            assert!(validate::base_url(url).is_ok(), "{url}");
+        }
+    }
+}

@@ -81,7 +81,8 @@ pub fn base_url(value: &str) -> Result<String, ApiError> {
 /// The upstream model id: 1–200 characters.
 pub fn upstream_model(value: &str) -> Result<String, ApiError> {
     let trimmed = value.trim();
-    if trimmed.is_empty() || trimmed.len() > 200 || trimmed.chars().any(char::is_control) {
+    if trimmed.is_empty() || trimmed.chars().count() > 200 || trimmed.chars().any(char::is_control)
+    {
         return Err(ApiError::invalid("model must be 1 to 200 characters"));
     }
     Ok(trimmed.to_owned())

@@ -71,33 +71,58 @@ pub struct ModelList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateModel {
-    /// Public display name (unique).
+    /// Public display name (unique): 1–100 characters, no control
+    /// characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// OpenAI-compatible root, e.g. `http://127.0.0.1:8000/v1`, or `demo://local`.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^(https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]+)*/?|demo://[A-Za-z0-9._-]*)$"
+    )]
     pub base_url: String,
-    /// Upstream model id.
+    /// Upstream model id: 1–200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub model: String,
-    /// API key (write-only).
+    /// API key (write-only): printable, not blank.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub api_key: Option<String>,
     /// Environment variable holding the API key, instead of a literal key.
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9_]+$")]
     pub api_key_env: Option<String>,
-    /// Who made the model.
+    /// Who made the model (at most 200 characters).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub organization: Option<String>,
-    /// The model's licence.
+    /// The model's licence (at most 200 characters).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub license: Option<String>,
     /// Generation parameters (temperature, max_tokens, top_p, others passed through).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub params: Option<serde_json::Value>,
-    /// System prompt.
+    /// System prompt (at most 32,000 characters).
     #[serde(default)]
+    #[schema(max_length = 32000)]
     pub system_prompt: Option<String>,
-    /// Relative sampling weight (default 1).
+    /// Relative sampling weight (default 1), from 0 to 1,000,000.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000)]
     pub weight: Option<f64>,
     /// Whether the model may be sampled (default true).
     #[serde(default)]
@@ -108,30 +133,44 @@ pub struct CreateModel {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchModel {
-    /// New name.
+    /// New name (as at registration).
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
-    /// New base URL.
+    /// New base URL (as at registration).
     #[serde(default)]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^(https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]+)*/?|demo://[A-Za-z0-9._-]*)$"
+    )]
     pub base_url: Option<String>,
-    /// New upstream model id.
+    /// New upstream model id (as at registration).
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub model: Option<String>,
     /// Rotate (string) or remove (null) the API key.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4096, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     pub api_key: Option<Option<String>>,
     /// Change or remove the key variable.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9_]+$")]
     pub api_key_env: Option<Option<String>>,
     /// Change or remove the organization.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub organization: Option<Option<String>>,
     /// Change or remove the licence.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub license: Option<Option<String>>,
     /// Replace the generation parameters.
     #[serde(default)]
@@ -139,10 +178,11 @@ pub struct PatchModel {
     pub params: Option<serde_json::Value>,
     /// Change or remove the system prompt.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 32000)]
     pub system_prompt: Option<Option<String>>,
-    /// New weight.
+    /// New weight, from 0 to 1,000,000.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000)]
     pub weight: Option<f64>,
     /// Enable or disable.
     #[serde(default)]
