@@ -279,23 +279,14 @@ fn solve(
     let previous_factor = warm_start
         .filter(|prev| prev.names.as_slice() == names)
         .and_then(|prev| prev.newton_factor.clone());
-    if let Some(factor) = previous_factor {
-        if let Some(steps) = problem.chord(&factor, &mut theta) {
-            let mut grad = vec![0.0; problem.n];
-            let outcome = NewtonOutcome {
-                iterations: steps,
-                converged: true,
-                relative_gradient: problem.gradient(&theta, &mut grad) / problem.scale,
-            };
-            return (theta, outcome, Some(factor));
+    if let Some(factor) = &previous_factor {
+        if let Some(outcome) = problem.chord(factor, &mut theta) {
+            return (theta, outcome, previous_factor);
         }
         theta = initial_theta(names, warm_start);
     }
     let (outcome, factor) = problem.newton_keeping_factor(&mut theta);
-    let factor = factor
-        .map(Arc::new)
-        .or_else(|| warm_start.and_then(|prev| prev.newton_factor.clone()));
-    (theta, outcome, factor)
+    (theta, outcome, factor.map(Arc::new).or(previous_factor))
 }
 
 /// θ from a previous fit, matched by name; models new since then start at 0.

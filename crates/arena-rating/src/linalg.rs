@@ -77,6 +77,22 @@ impl Matrix {
         (0..self.n).map(|i| self.get(i, i)).sum()
     }
 
+    /// Calls `fill(i, row i)` for every row, on several threads for large
+    /// matrices (below [`PARALLEL_FROM`] threads cost more than they save).
+    fn fill_rows(&mut self, fill: impl Fn(usize, &mut [f64]) + Sync) {
+        let n = self.n;
+        if n >= PARALLEL_FROM {
+            self.data
+                .par_chunks_mut(n)
+                .enumerate()
+                .for_each(|(i, row)| fill(i, row));
+        } else {
+            for (i, row) in self.data.chunks_mut(n.max(1)).enumerate() {
+                fill(i, row);
+            }
+        }
+    }
+
     /// Factors a symmetric positive-definite matrix in place into its lower
     /// Cholesky factor L (A = L Lᵀ); the upper triangle is zeroed.
     ///
@@ -117,16 +133,7 @@ impl Matrix {
                 }
             }
         };
-        if n >= PARALLEL_FROM {
-            out.data
-                .par_chunks_mut(n)
-                .enumerate()
-                .for_each(|(i, row)| row_of(i, row));
-        } else {
-            for (i, row) in out.data.chunks_mut(n.max(1)).enumerate() {
-                row_of(i, row);
-            }
-        }
+        out.fill_rows(row_of);
         out
     }
 
@@ -217,16 +224,7 @@ impl Cholesky {
                 row[i] = -s / l[i * n + i];
             }
         };
-        if n >= PARALLEL_FROM {
-            wt.data
-                .par_chunks_mut(n)
-                .enumerate()
-                .for_each(|(c, row)| column_of_inverse(c, row));
-        } else {
-            for (c, row) in wt.data.chunks_mut(n.max(1)).enumerate() {
-                column_of_inverse(c, row);
-            }
-        }
+        wt.fill_rows(column_of_inverse);
         let gram_row = |p: usize, out: &mut [f64]| {
             let wp = wt.row(p);
             for q in p..n {
@@ -234,16 +232,7 @@ impl Cholesky {
             }
         };
         let mut inv = Matrix::zeros(n);
-        if n >= PARALLEL_FROM {
-            inv.data
-                .par_chunks_mut(n)
-                .enumerate()
-                .for_each(|(p, row)| gram_row(p, row));
-        } else {
-            for (p, row) in inv.data.chunks_mut(n.max(1)).enumerate() {
-                gram_row(p, row);
-            }
-        }
+        inv.fill_rows(gram_row);
         for p in 0..n {
             for q in 0..p {
                 inv.data[p * n + q] = inv.data[q * n + p];

@@ -151,10 +151,10 @@ impl Problem<'_> {
     ///
     /// It converges linearly, at the rate of the factor's mismatch, and a
     /// step costs one gradient and two triangular solves instead of a
-    /// factorization. Returns the steps taken once max|∇L|/N is below
+    /// factorization. Returns how it converged once max|∇L|/N is below
     /// [`GRADIENT_TOLERANCE`], or `None` (leaving `theta` unspecified) when
     /// it is not converging at least twice as fast as it would need to.
-    pub(crate) fn chord(&self, chol: &Cholesky, theta: &mut [f64]) -> Option<usize> {
+    pub(crate) fn chord(&self, chol: &Cholesky, theta: &mut [f64]) -> Option<NewtonOutcome> {
         if chol.size() != self.n {
             return None;
         }
@@ -163,7 +163,11 @@ impl Problem<'_> {
         for steps in 0..60 {
             let g = self.gradient(theta, &mut grad) / self.scale;
             if g < GRADIENT_TOLERANCE {
-                return Some(steps);
+                return Some(NewtonOutcome {
+                    iterations: steps,
+                    converged: true,
+                    relative_gradient: g,
+                });
             }
             if !g.is_finite() || (steps >= 2 && g > 0.5 * previous) {
                 return None;
