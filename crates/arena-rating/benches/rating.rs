@@ -6,7 +6,9 @@
 use std::hint::black_box;
 
 use arena_core::Winner;
-use arena_rating::{BtOptions, Comparisons, Intervals, fit_bradley_terry};
+use arena_rating::{
+    BtOptions, Comparisons, Intervals, active_pair_probabilities, fit_bradley_terry,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -83,6 +85,22 @@ fn benches(crit: &mut Criterion) {
     plus_one.add(&names[3], &names[150], Winner::ModelA, 1.0);
     crit.bench_function("bt warm refit + sandwich after one vote", |b| {
         b.iter(|| fit_bradley_terry(black_box(&plus_one), &opts, Some(&fit)).unwrap())
+    });
+
+    // What a battle costs in active sampling right after a vote: pair
+    // scores over every pair from a fit whose covariance is not formed yet.
+    let pairs: Vec<(String, String)> = (0..MODELS)
+        .flat_map(|i| (i + 1..MODELS).map(move |j| (i, j)))
+        .map(|(i, j)| (names[i].clone(), names[j].clone()))
+        .collect();
+    let weights = vec![1.0; pairs.len()];
+    let (refit, _) = fit_bradley_terry(&plus_one, &opts, Some(&fit)).unwrap();
+    crit.bench_function("active sampling over all pairs, fresh fit", |b| {
+        b.iter_batched(
+            || refit.clone(),
+            |fresh| active_pair_probabilities(&fresh, &plus_one, &pairs, &weights, 0.05),
+            criterion::BatchSize::LargeInput,
+        )
     });
 
     let boot = BtOptions {

@@ -279,6 +279,11 @@ impl Comparisons {
         let (Some(a), Some(b)) = (self.model_index(model_a), self.model_index(model_b)) else {
             return 0;
         };
+        self.pair_votes_at(a, b)
+    }
+
+    /// [`Comparisons::pair_votes`] by model index.
+    pub(crate) fn pair_votes_at(&self, a: usize, b: usize) -> u64 {
         self.pair(a, b)
             .map_or(0, |p| p.cells[0].votes() + p.cells[1].votes())
     }

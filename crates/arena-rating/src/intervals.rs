@@ -51,7 +51,7 @@ impl Covariance {
     /// The full covariance matrix.
     pub(crate) fn full(&self) -> &Matrix {
         match self {
-            Covariance::Sandwich { a, g, full } => full.get_or_init(|| a.mul(g).mul(a)),
+            Covariance::Sandwich { a, g, full } => full.get_or_init(|| a.sandwich(g)),
             Covariance::Dense(m) => m,
         }
     }

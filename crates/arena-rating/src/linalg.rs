@@ -165,6 +165,35 @@ impl Matrix {
         }
     }
 
+    /// `self · other · self` for symmetric `self` and `other`.
+    ///
+    /// The result is symmetric: after `M = self · other` (n³), entry (p, q)
+    /// is row p of M dotted with row q of `self` (its column q), computed
+    /// for q ≥ p only and mirrored. 1.5 n³ multiply-adds instead of 2 n³.
+    pub(crate) fn sandwich(&self, other: &Matrix) -> Matrix {
+        let n = self.n;
+        let m = self.mul(other);
+        let mut out = Matrix::zeros(n);
+        out.fill_rows(|p, row| {
+            let mp = m.row(p);
+            for q in p..n {
+                row[q] = dot(mp, self.row(q));
+            }
+        });
+        out.mirror_upper();
+        out
+    }
+
+    /// Copies the upper triangle onto the lower one.
+    fn mirror_upper(&mut self) {
+        let n = self.n;
+        for p in 0..n {
+            for q in 0..p {
+                self.data[p * n + q] = self.data[q * n + p];
+            }
+        }
+    }
+
     /// `self · v`.
     #[cfg(test)]
     pub(crate) fn mul_vec(&self, v: &[f64]) -> Vec<f64> {
@@ -233,11 +262,7 @@ impl Cholesky {
         };
         let mut inv = Matrix::zeros(n);
         inv.fill_rows(gram_row);
-        for p in 0..n {
-            for q in 0..p {
-                inv.data[p * n + q] = inv.data[q * n + p];
-            }
-        }
+        inv.mirror_upper();
         inv
     }
 }
@@ -356,6 +381,25 @@ mod tests {
             for (i, d) in diag.iter().enumerate() {
                 let want = full.get(i, i);
                 assert!((d - want).abs() < 1e-10 * want.abs().max(1.0), "n={n} {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn sandwich_matches_the_two_products() {
+        for n in [7, 120] {
+            let a = spd(n);
+            let g = spd(n);
+            let full = a.mul(&g).mul(&a);
+            let got = a.sandwich(&g);
+            for i in 0..n {
+                for j in 0..n {
+                    let want = full.get(i, j);
+                    assert!(
+                        (got.get(i, j) - want).abs() < 1e-10 * want.abs().max(1.0),
+                        "n={n} ({i},{j})"
+                    );
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use crate::bradley_terry::BtFit;
 use crate::counts::Comparisons;
+use crate::hash::FastMap;
 
 /// Inverse-propensity weights (eq. 7): `1 / P(pair)` per vote, normalized to
 /// mean 1, so a fit on non-uniformly sampled pairs targets uniform sampling.
@@ -40,10 +41,10 @@ pub fn inverse_propensity_weights(pair_probabilities: &[f64]) -> Vec<f64> {
 /// score among the others, so they are explored first. Then
 /// `P ∝ admin_weight · ((1 − ε)·score/Σscore + ε/m)`; a missing admin
 /// weight counts as 1, a negative or non-finite one as 0.
-pub fn active_pair_probabilities(
+pub fn active_pair_probabilities<'p>(
     fit: &BtFit,
     c: &Comparisons,
-    pairs: &[(String, String)],
+    pairs: &'p [(String, String)],
     admin_weights: &[f64],
     epsilon: f64,
 ) -> Vec<f64> {
@@ -56,16 +57,33 @@ pub fn active_pair_probabilities(
     } else {
         1.0
     };
-    let index = |name: &str| fit.names.iter().position(|n| n == name);
+    // Each name is looked up once, not once per pair (19,900 pairs of 200
+    // models at LMArena's scale): its place in the fit and in the counts.
+    let fit_positions: FastMap<&str, usize> = fit
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), i))
+        .collect();
+    let mut places: FastMap<&str, Option<(usize, Option<usize>)>> = FastMap::default();
+    let mut place = |name: &'p str| {
+        *places.entry(name).or_insert_with(|| {
+            let in_fit = fit_positions.get(name).copied()?;
+            Some((in_fit, c.model_index(name)))
+        })
+    };
     let scores: Vec<Option<f64>> = pairs
         .iter()
         .map(|(a, b)| {
-            let (i, j) = (index(a)?, index(b)?);
+            let ((i, counted_a), (j, counted_b)) = (place(a)?, place(b)?);
             if i == j {
                 return Some(0.0);
             }
             let var = fit.gap_variance(i, j)?;
-            let n = c.pair_votes(a, b) as f64;
+            let n = match (counted_a, counted_b) {
+                (Some(a), Some(b)) => c.pair_votes_at(a, b),
+                _ => 0,
+            } as f64;
             let s = var.sqrt() * (1.0 - (n / (n + 1.0)).sqrt());
             s.is_finite().then_some(s)
         })
