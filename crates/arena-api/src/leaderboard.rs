@@ -253,7 +253,8 @@ impl LeaderboardCache {
             match counts.computed.get(&(method, category)) {
                 Some(done) => Arc::clone(done),
                 None => {
-                    let computed = Arc::new(self.compute(&mut counts, method, category)?);
+                    let computed = cpu_bound(|| self.compute(&mut counts, method, category))?;
+                    let computed = Arc::new(computed);
                     counts
                         .computed
                         .insert((method, category), Arc::clone(&computed));
@@ -325,7 +326,7 @@ impl LeaderboardCache {
     ) -> ApiResult<T> {
         self.get(state, RatingMethod::Bt, None).await?;
         let counts = self.counts.lock().await;
-        Ok(f(&counts.overall, counts.fits.get(&None)))
+        Ok(cpu_bound(|| f(&counts.overall, counts.fits.get(&None))))
     }
 
     /// Every category with at least one counted vote.
@@ -412,5 +413,19 @@ impl LeaderboardCache {
             .zip(probabilities)
             .map(|((i, j), p)| (i, j, p))
             .collect())
+    }
+}
+
+/// Runs CPU-bound rating work (a refit takes milliseconds; active
+/// sampling's covariance several) without holding up the other tasks queued
+/// on this worker thread, such as answers being streamed: on the
+/// multi-threaded runtime the worker first hands its queue to another
+/// thread (`block_in_place`). Elsewhere (a current-thread runtime, where
+/// that is not allowed) the work simply runs inline.
+fn cpu_bound<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
