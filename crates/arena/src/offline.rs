@@ -19,7 +19,7 @@ use arena_storage::VoteFilter;
 use futures_util::TryStreamExt;
 use serde::Serialize;
 
-mod fast_csv;
+mod fast_read;
 
 use crate::cli::LeaderboardArgs;
 use crate::settings::{self, FileSettings};
@@ -67,6 +67,46 @@ fn assistant_text(conversation: Option<&Vec<arena_datasets::Message>>) -> Option
     )
 }
 
+/// Reads a battles file of any format through the general reader: every
+/// column of every row, conversations included (style control needs them).
+fn gather_rows(
+    path: &std::path::Path,
+    args: &LeaderboardArgs,
+    gathered: &mut Gathered,
+    keep_order: bool,
+) -> anyhow::Result<()> {
+    let reader = read_battles(path).with_context(|| format!("opening {}", path.display()))?;
+    for row in reader {
+        let row: BattleRow = row?;
+        if let Some(column) = &args.category
+            && !row.category(column)
+        {
+            continue;
+        }
+        if args.style_control {
+            let (Some(a), Some(b)) = (
+                assistant_text(row.conversation_a.as_ref()),
+                assistant_text(row.conversation_b.as_ref()),
+            ) else {
+                bail!(
+                    "--style-control needs conversations; row {} has none",
+                    row.question_id
+                );
+            };
+            gathered.styled.push(StyledBattle {
+                model_a: row.model_a.clone(),
+                model_b: row.model_b.clone(),
+                winner: row.winner,
+                weight: 1.0,
+                a: style_side_from_markdown(&a),
+                b: style_side_from_markdown(&b),
+            });
+        }
+        gathered.add(&row.model_a, &row.model_b, row.winner, keep_order);
+    }
+    Ok(())
+}
+
 /// Runs the command.
 pub async fn run(args: LeaderboardArgs, file: &FileSettings) -> anyhow::Result<()> {
     let elo = match args.method.as_str() {
@@ -82,39 +122,14 @@ pub async fn run(args: LeaderboardArgs, file: &FileSettings) -> anyhow::Result<(
     }
     let mut gathered = Gathered::default();
     match &args.input {
-        Some(path) if fast_csv::applies(path, args.style_control) => {
-            fast_csv::gather(path, args.category.as_deref(), &mut gathered, elo)?;
+        Some(path) if fast_read::applies(path, args.style_control) => {
+            fast_read::gather(path, args.category.as_deref(), &mut gathered, elo)?;
         }
         Some(path) => {
-            let reader =
-                read_battles(path).with_context(|| format!("opening {}", path.display()))?;
-            for row in reader {
-                let row: BattleRow = row?;
-                if let Some(column) = &args.category
-                    && !row.category(column)
-                {
-                    continue;
-                }
-                if args.style_control {
-                    let (Some(a), Some(b)) = (
-                        assistant_text(row.conversation_a.as_ref()),
-                        assistant_text(row.conversation_b.as_ref()),
-                    ) else {
-                        bail!(
-                            "--style-control needs conversations; row {} has none",
-                            row.question_id
-                        );
-                    };
-                    gathered.styled.push(StyledBattle {
-                        model_a: row.model_a.clone(),
-                        model_b: row.model_b.clone(),
-                        winner: row.winner,
-                        weight: 1.0,
-                        a: style_side_from_markdown(&a),
-                        b: style_side_from_markdown(&b),
-                    });
-                }
-                gathered.add(&row.model_a, &row.model_b, row.winner, elo);
+            let fast = fast_read::applies_jsonl(path, args.style_control, args.category.as_deref())
+                && fast_read::gather_jsonl(path, &mut gathered, elo)?;
+            if !fast {
+                gather_rows(path, &args, &mut gathered, elo)?;
             }
         }
         None => {

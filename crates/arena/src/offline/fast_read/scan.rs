@@ -1,11 +1,13 @@
-//! The unquoted-line scanner: reads a byte range of a CSV file in blocks and
-//! splits each line on commas by hand, as long as no line needs real CSV
-//! parsing (a quote character).
+//! The line scanner: reads a byte range of a file in blocks and counts its
+//! lines. CSV lines are split on commas by hand, as long as no line needs
+//! real CSV parsing (a quote character); JSONL lines go to [`super::jsonl`].
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 
+use super::RecordFormat;
+use super::jsonl;
 use super::tally::{Tally, word};
 
 /// Block size of each read: large enough that system calls are rare, small
@@ -135,12 +137,16 @@ impl Scanner {
     /// starts at file offset `offset`); `Some` when the scan ends here.
     fn lines(&mut self, text: &[u8], offset: u64, tally: &mut Tally) -> Option<Scan> {
         let layout = tally.layout();
-        // One search for a quote over the whole text, not one per line:
-        // lines before the first quote need no check.
-        let quotes_from = memchr::memchr(b'"', text).map_or(u64::MAX, |at| {
-            let line = memchr::memrchr(b'\n', &text[..at]).map_or(0, |nl| nl + 1);
-            offset + line as u64
-        });
+        // CSV: one search for a quote over the whole text, not one per
+        // line: lines before the first quote need no check. (JSON lines are
+        // all quotes, and need none.)
+        let quotes_from = match layout.format {
+            RecordFormat::Csv => memchr::memchr(b'"', text).map_or(u64::MAX, |at| {
+                let line = memchr::memrchr(b'\n', &text[..at]).map_or(0, |nl| nl + 1);
+                offset + line as u64
+            }),
+            RecordFormat::Jsonl => u64::MAX,
+        };
         let mut line_start = 0usize;
         for at in memchr::memchr_iter(b'\n', text) {
             let line = &text[line_start..at];
@@ -153,34 +159,56 @@ impl Scanner {
                 return Some(Scan::Finished);
             }
             self.line += 1;
-            let stop = |problem| {
-                Some(Scan::Stopped {
+            let record = line.strip_suffix(b"\r").unwrap_or(line);
+            let counted = match layout.format {
+                RecordFormat::Csv
+                    if quotes_from <= line_offset && memchr::memchr(b'"', record).is_some() =>
+                {
+                    Err(Problem::Quoted)
+                }
+                RecordFormat::Csv => self.csv_record(record, line_offset, tally),
+                RecordFormat::Jsonl => json_record(record, line_offset, tally),
+            };
+            if let Err(problem) = counted {
+                return Some(Scan::Stopped {
                     offset: line_offset,
                     line: self.line,
                     problem,
-                })
-            };
-            let record = line.strip_suffix(b"\r").unwrap_or(line);
-            if quotes_from <= line_offset && memchr::memchr(b'"', record).is_some() {
-                return stop(Problem::Quoted);
-            }
-            if record.is_empty() {
-                continue; // the csv crate skips blank lines too
-            }
-            let fields = split(record, layout.last_needed, &mut self.spans);
-            if fields != layout.width {
-                return stop(Problem::Malformed(format!(
-                    "expected {} fields, found {fields}",
-                    layout.width
-                )));
-            }
-            let spans = &self.spans;
-            if let Err(message) = tally.vote(line_offset, |i| &record[spans[i].clone()]) {
-                return stop(Problem::Malformed(message));
+                });
             }
         }
         None
     }
+
+    /// Counts one unquoted CSV line (blank lines are skipped, as the csv
+    /// crate does).
+    fn csv_record(&mut self, record: &[u8], at: u64, tally: &mut Tally) -> Result<(), Problem> {
+        if record.is_empty() {
+            return Ok(());
+        }
+        let layout = tally.layout();
+        let fields = split(record, layout.last_needed, &mut self.spans);
+        if fields != layout.width {
+            return Err(Problem::Malformed(format!(
+                "expected {} fields, found {fields}",
+                layout.width
+            )));
+        }
+        let spans = &self.spans;
+        tally
+            .vote(at, |i| &record[spans[i].clone()])
+            .map_err(Problem::Malformed)
+    }
+}
+
+/// Counts one JSONL line (blank lines are skipped, as the general reader
+/// does); see [`super::jsonl`].
+fn json_record(record: &[u8], at: u64, tally: &mut Tally) -> Result<(), Problem> {
+    let record = record.trim_ascii();
+    if record.is_empty() {
+        return Ok(());
+    }
+    jsonl::vote(record, at, tally).map_err(Problem::Malformed)
 }
 
 /// Counts the lines of `range` into `tally`, reading `file` in blocks into

@@ -8,6 +8,7 @@ use arena_core::{ParseWinnerError, Winner};
 use arena_rating::ModelId;
 
 use super::super::Gathered;
+use super::RecordFormat;
 
 /// A multiplicative hash over 8-byte words (FxHash's construction): model
 /// names are short and few, and the file is the user's own, so a fast
@@ -49,6 +50,8 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 /// Where the needed columns sit in each record, from the header.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Layout {
+    /// How lines hold their fields.
+    pub(super) format: RecordFormat,
     /// Positions of model_a, model_b and winner.
     pub(super) columns: [usize; 3],
     /// Position of the `--category` column, when one is asked for.
@@ -57,6 +60,17 @@ pub(super) struct Layout {
     pub(super) width: usize,
     /// The highest position among the needed columns.
     pub(super) last_needed: usize,
+}
+
+impl Layout {
+    /// A JSONL line's fields, as [`super::jsonl::vote`] hands them over.
+    pub(super) const JSONL: Layout = Layout {
+        format: RecordFormat::Jsonl,
+        columns: [0, 1, 2],
+        category: None,
+        width: 3,
+        last_needed: 2,
+    };
 }
 
 fn slot(winner: Winner) -> usize {
@@ -506,6 +520,7 @@ mod tests {
     #[test]
     fn merged_tallies_number_models_by_first_appearance_in_the_file() {
         let layout = Layout {
+            format: RecordFormat::Csv,
             columns: [0, 1, 2],
             category: None,
             width: 3,

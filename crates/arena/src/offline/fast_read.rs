@@ -1,4 +1,5 @@
-//! The CSV fast path of `arena leaderboard --input FILE.csv`.
+//! The fast paths of `arena leaderboard --input FILE.csv` and
+//! `--input FILE.jsonl`.
 //!
 //! The general reader builds a complete `BattleRow` per line (every column
 //! parsed, ids and judges allocated), which makes reading, not fitting, the
@@ -19,7 +20,14 @@
 //! The columns it reads follow the general reader's rules (the same winner
 //! spellings, the same booleans for `--category`, the same error
 //! locations); columns it does not need are not checked.
+//!
+//! JSONL files (our default export) take the same scanner, parts and tally,
+//! with each line read by serde as its three needed keys ([`jsonl`]). Any
+//! line it cannot take sends the whole file to the general reader, whose
+//! rules (numbers as names, `category_tag`, line-numbered errors) it does
+//! not duplicate; so does `--category`.
 
+mod jsonl;
 mod scan;
 mod tally;
 
@@ -45,6 +53,15 @@ const PART_BYTES: u64 = 2 << 20;
 
 /// Most threads a file is split across.
 const MAX_THREADS: usize = 8;
+
+/// How the lines of a file hold their fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecordFormat {
+    /// Comma-separated, after a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
 
 /// Whether the fast path serves this input: a `.csv` file, without style
 /// control (which needs the conversations).
@@ -117,6 +134,69 @@ fn gather_with(
     Ok(())
 }
 
+/// Whether the JSONL fast path may read this input: a `.jsonl` or `.ndjson`
+/// file, for all votes (no `--category`), without style control.
+pub(super) fn applies_jsonl(path: &Path, style_control: bool, category: Option<&str>) -> bool {
+    !style_control
+        && category.is_none()
+        && path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"))
+}
+
+/// Reads a JSONL file into `gathered`, as [`gather`] does a CSV file.
+/// Returns false, leaving `gathered` untouched, when a line needs the
+/// general reader.
+pub(super) fn gather_jsonl(
+    path: &Path,
+    gathered: &mut Gathered,
+    keep_order: bool,
+) -> anyhow::Result<bool> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
+    gather_jsonl_with(
+        path,
+        gathered,
+        keep_order,
+        Split {
+            threads,
+            parallel_from: PARALLEL_FROM_BYTES,
+            part_bytes: PART_BYTES,
+        },
+    )
+}
+
+/// [`gather_jsonl`] with the split given (tests split small files).
+fn gather_jsonl_with(
+    path: &Path,
+    gathered: &mut Gathered,
+    keep_order: bool,
+    split: Split,
+) -> anyhow::Result<bool> {
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    let tally = if !keep_order && split.threads > 1 && size >= split.parallel_from {
+        gather_parallel(path, Layout::JSONL, 0..size, split)?
+    } else {
+        let mut tally = Tally::new(Layout::JSONL, keep_order);
+        let whole = Range64 {
+            from: 0,
+            skip_first_line: false,
+            until: u64::MAX,
+        };
+        let scanned = scan::scan(&mut file, whole, &mut tally, &mut Vec::new())
+            .with_context(|| format!("reading {}", path.display()))?;
+        matches!(scanned, Scan::Finished).then_some(tally)
+    };
+    let Some(tally) = tally else {
+        return Ok(false);
+    };
+    tally.finish(gathered);
+    Ok(true)
+}
+
 /// Parses the header (the first line; names may be quoted) into a layout,
 /// and returns it with the offset where the records start; `None` when the
 /// `--category` column is absent, which selects no row, as in the general
@@ -163,6 +243,7 @@ fn read_header(
         .max()
         .unwrap_or(0);
     let layout = Layout {
+        format: RecordFormat::Csv,
         columns,
         category,
         width: header.len(),
@@ -238,8 +319,8 @@ fn gather_sequential(
 /// `split.threads` threads as each becomes free (so a thread slowed by the machine takes
 /// fewer parts instead of holding up the result), each thread counting into
 /// its own tally; the tallies merged, names numbered by first appearance.
-/// `None` when a part met a line only the single reader handles (quoted or
-/// malformed).
+/// `None` when a part met a line only the single reader (CSV) or the
+/// general reader (JSONL) handles: quoted or malformed.
 fn gather_parallel(
     path: &Path,
     layout: Layout,
@@ -311,8 +392,14 @@ mod tests {
 
     impl Scratch {
         fn new(name: &str, text: &str) -> Self {
-            let path = std::env::temp_dir()
-                .join(format!("arena-fast-csv-{}-{name}.csv", std::process::id()));
+            Self::with_extension(name, "csv", text)
+        }
+
+        fn with_extension(name: &str, extension: &str, text: &str) -> Self {
+            let path = std::env::temp_dir().join(format!(
+                "arena-fast-read-{}-{name}.{extension}",
+                std::process::id()
+            ));
             std::fs::write(&path, text).unwrap();
             Scratch(path)
         }
@@ -430,5 +517,82 @@ mod tests {
             error.contains(&format!("line {}: expected 5 fields, found 3", at + 1)),
             "{error}"
         );
+    }
+
+    /// The same votes as [`battles`], as JSONL in the export's shape, with
+    /// a key order that varies, an escaped name, extra keys and blank
+    /// lines.
+    fn jsonl_battles(rows: usize) -> String {
+        let winners = ["model_a", "model_b", "tie", "both_bad", "tie (bothbad)"];
+        let mut text = String::new();
+        for i in 0..rows {
+            let (a, b) = (i * 7 % 12, (i * 5 + 1) % 12);
+            let winner = winners[i * 13 % 5];
+            if i % 2 == 0 {
+                writeln!(
+                    text,
+                    r#"{{"question_id":"q{i}","model_a":"model-{a}","model_b":"model-{b}","winner":"{winner}","turn":1,"anony":true,"conversation_a":[{{"role":"user","content":"hi \"there\""}}]}}"#
+                )
+            } else {
+                writeln!(
+                    text,
+                    r#"{{"winner": "{winner}", "model_b": "model\u002d{b}", "model_a": "model-{a}", "tstamp": 1.5}}"#
+                )
+            }
+            .unwrap();
+            if i % 97 == 0 {
+                text.push_str("  \n");
+            }
+        }
+        text
+    }
+
+    fn gathered_jsonl(path: &Path, threads: usize) -> anyhow::Result<Option<Gathered>> {
+        let mut gathered = Gathered::default();
+        let split = Split {
+            threads,
+            parallel_from: 0,
+            part_bytes: 3_000 + threads as u64,
+        };
+        let done = gather_jsonl_with(path, &mut gathered, false, split)?;
+        Ok(done.then_some(gathered))
+    }
+
+    #[test]
+    fn jsonl_reads_like_the_general_reader_whatever_the_split() {
+        let file = Scratch::with_extension("votes", "jsonl", &jsonl_battles(3_001));
+        let mut general = Gathered::default();
+        for row in arena_datasets::read_battles(&file.0).unwrap() {
+            let row = row.unwrap();
+            general.add(&row.model_a, &row.model_b, row.winner, false);
+        }
+        assert_eq!(general.comparisons.total_votes(), 3_001);
+        assert_eq!(general.comparisons.model_names().len(), 12);
+        for threads in [1, 2, 3, 7, 64] {
+            let fast = gathered_jsonl(&file.0, threads)
+                .unwrap()
+                .expect("fast path");
+            assert_same(&general, &fast);
+        }
+    }
+
+    #[test]
+    fn jsonl_lines_only_the_general_reader_takes_send_the_file_there() {
+        let lines: Vec<String> = jsonl_battles(500).lines().map(str::to_owned).collect();
+        for odd in [
+            r#"{"model_a": 7, "model_b": "model-1", "winner": "tie"}"#,
+            r#"{"model_a": null, "model_b": "model-1", "winner": "tie"}"#,
+            r#"{"model_a": "model-1", "model_a": "model-2", "model_b": "model-3", "winner": "tie"}"#,
+            r#"{"model_a": "model-1", "model_b": "model-2", "winner": "draw"}"#,
+            r#"{"model_a": "model-1", "model_b": "model-2"}"#,
+            r#"{"model_a": "model-1", "#,
+        ] {
+            let mut text = lines.clone();
+            text[400] = odd.to_owned();
+            let file = Scratch::with_extension("odd", "jsonl", &text.join("\n"));
+            for threads in [1, 3] {
+                assert!(gathered_jsonl(&file.0, threads).unwrap().is_none(), "{odd}");
+            }
+        }
     }
 }
