@@ -80,18 +80,7 @@ pub(super) fn gather(
     gathered: &mut Gathered,
     keep_order: bool,
 ) -> anyhow::Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    gather_with(
-        path,
-        category,
-        gathered,
-        keep_order,
-        Split {
-            threads,
-            parallel_from: PARALLEL_FROM_BYTES,
-            part_bytes: PART_BYTES,
-        },
-    )
+    gather_with(path, category, gathered, keep_order, Split::default_here())
 }
 
 /// How a file is split across threads.
@@ -103,6 +92,17 @@ struct Split {
     parallel_from: u64,
     /// Size of the parts the threads take.
     part_bytes: u64,
+}
+
+impl Split {
+    /// One thread per core (at most [`MAX_THREADS`]), the default sizes.
+    fn default_here() -> Self {
+        Split {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+            parallel_from: PARALLEL_FROM_BYTES,
+            part_bytes: PART_BYTES,
+        }
+    }
 }
 
 /// [`gather`] with the split given (tests split small files).
@@ -152,17 +152,7 @@ pub(super) fn gather_jsonl(
     gathered: &mut Gathered,
     keep_order: bool,
 ) -> anyhow::Result<bool> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS));
-    gather_jsonl_with(
-        path,
-        gathered,
-        keep_order,
-        Split {
-            threads,
-            parallel_from: PARALLEL_FROM_BYTES,
-            part_bytes: PART_BYTES,
-        },
-    )
+    gather_jsonl_with(path, gathered, keep_order, Split::default_here())
 }
 
 /// [`gather_jsonl`] with the split given (tests split small files).
