@@ -25,6 +25,13 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", required=True, help="FILE.csv or FILE.jsonl")
+    parser.add_argument(
+        "--conversations",
+        action="store_true",
+        help="JSONL only: add a two-message conversation per side (about 1 KB "
+        "of words each), drawn from a generator of their own so the votes "
+        "stay those of the same seed without them",
+    )
     args = parser.parse_args()
     if args.models < 2:
         parser.error("--models must be at least 2")
@@ -35,6 +42,17 @@ def main() -> int:
     strength = [rng.uniform(0.0, 600.0) * math.log(10) / 400 for _ in names]
     columns = ["question_id", "model_a", "model_b", "winner", "judge", "turn", "anony", "tstamp"]
     jsonl = args.out.endswith(".jsonl")
+    if args.conversations and not jsonl:
+        parser.error("--conversations needs a .jsonl output")
+    words = ("the model answered with a long and detailed explanation of the "
+             "code including examples tests and edge cases").split()
+    texts = random.Random(args.seed + 1)
+
+    def conversation():
+        return [
+            {"role": "user", "content": " ".join(texts.choices(words, k=20))},
+            {"role": "assistant", "content": " ".join(texts.choices(words, k=150))},
+        ]
     with open(args.out, "w", newline="", encoding="utf-8") as out:
         writer = None if jsonl else csv.writer(out, lineterminator="\n")
         if writer:
@@ -66,7 +84,11 @@ def main() -> int:
             if writer:
                 writer.writerow(row)
             else:
-                out.write(json.dumps(dict(zip(columns, row)), separators=(",", ":")))
+                record = dict(zip(columns, row))
+                if args.conversations:
+                    record["conversation_a"] = conversation()
+                    record["conversation_b"] = conversation()
+                out.write(json.dumps(record, separators=(",", ":")))
                 out.write("\n")
     print(f"wrote {args.rows} battles among {args.models} models to {args.out}", file=sys.stderr)
     return 0

@@ -74,6 +74,6 @@ pub use builder::derive_question_id;
 pub use card::DatasetCard;
 pub use error::{DatasetError, Location, Unit};
 pub use format::Format;
-pub use reader::{BattleReader, read_battles, read_battles_as, read_battles_from};
+pub use reader::{BattleReader, read_battles, read_battles_as, read_battles_from, read_votes};
 pub use row::{BattleRow, Message, category_true};
 pub use writer::{BattleWriter, WriteOptions};

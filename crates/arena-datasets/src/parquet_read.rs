@@ -19,6 +19,7 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch, StructArray};
 use arrow_schema::{DataType, TimeUnit};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::reader::ChunkReader;
 use serde_json::{Map, Value};
@@ -30,6 +31,15 @@ use crate::{BattleRow, DatasetError, Message};
 
 /// Rows decoded at a time.
 const BATCH_ROWS: usize = 8_192;
+
+/// Whether a reader decodes the conversation columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conversations {
+    /// Rows carry their conversations.
+    Read,
+    /// Rows come without conversations, which are never decoded.
+    Skip,
+}
 
 pub(crate) struct ParquetReader {
     batches: ParquetRecordBatchReader,
@@ -45,20 +55,25 @@ pub(crate) struct ParquetReader {
 }
 
 impl ParquetReader {
-    pub(crate) fn from_file(input: File, file: Option<PathBuf>) -> Result<Self, DatasetError> {
-        Self::open(input, file)
+    pub(crate) fn from_file(
+        input: File,
+        file: Option<PathBuf>,
+        conversations: Conversations,
+    ) -> Result<Self, DatasetError> {
+        Self::open(input, file, conversations)
     }
 
     pub(crate) fn from_bytes(
         input: bytes::Bytes,
         file: Option<PathBuf>,
     ) -> Result<Self, DatasetError> {
-        Self::open(input, file)
+        Self::open(input, file, Conversations::Read)
     }
 
     fn open<T: ChunkReader + 'static>(
         input: T,
         file: Option<PathBuf>,
+        conversations: Conversations,
     ) -> Result<Self, DatasetError> {
         let parquet_error = |source| DatasetError::Parquet {
             file: file.clone(),
@@ -79,6 +94,22 @@ impl ParquetReader {
                 });
             }
         }
+        let (builder, columns) = match conversations {
+            Conversations::Read => (builder, columns),
+            Conversations::Skip => {
+                // Their column chunks are then never decompressed or
+                // decoded: in LMArena's datasets, nearly all of the bytes.
+                let is_conversation = |column: &Column| {
+                    matches!(column, Column::ConversationA | Column::ConversationB)
+                };
+                let keep: Vec<usize> = (0..columns.len())
+                    .filter(|&i| !is_conversation(&columns[i].0))
+                    .collect();
+                let mask = ProjectionMask::roots(builder.parquet_schema(), keep.iter().copied());
+                let columns = keep.into_iter().map(|i| columns[i].clone()).collect();
+                (builder.with_projection(mask), columns)
+            }
+        };
         let batches = builder
             .with_batch_size(BATCH_ROWS)
             .build()

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::parquet_read::Conversations;
 use crate::{BattleRow, DatasetError, Format};
 
 /// The format-specific half of a reader.
@@ -55,17 +56,39 @@ pub fn read_battles(path: &Path) -> Result<BattleReader, DatasetError> {
     read_battles_as(path, format)
 }
 
+/// [`read_battles`] for readers that need the votes, not the texts (a
+/// leaderboard without style control). From Parquet, rows come without
+/// conversations, whose columns are never decoded: they hold nearly all of
+/// the bytes of a dataset such as LMArena's. Line formats have no columns
+/// to skip and read as [`read_battles`] does.
+pub fn read_votes(path: &Path) -> Result<BattleReader, DatasetError> {
+    let format = Format::from_path(path)?;
+    open_file(path, format, Conversations::Skip)
+}
+
 /// Opens a dataset file in the given format, whatever its extension.
 pub fn read_battles_as(path: &Path, format: Format) -> Result<BattleReader, DatasetError> {
+    open_file(path, format, Conversations::Read)
+}
+
+fn open_file(
+    path: &Path,
+    format: Format,
+    conversations: Conversations,
+) -> Result<BattleReader, DatasetError> {
     let file = File::open(path).map_err(|source| DatasetError::Io {
         path: Some(path.to_path_buf()),
         source,
     })?;
     let source = match format {
         // A file is seekable: Parquet reads only the pages it needs.
-        Format::Parquet => Source::Parquet(Box::new(
-            crate::parquet_read::ParquetReader::from_file(file, Some(path.to_path_buf()))?,
-        )),
+        Format::Parquet => {
+            Source::Parquet(Box::new(crate::parquet_read::ParquetReader::from_file(
+                file,
+                Some(path.to_path_buf()),
+                conversations,
+            )?))
+        }
         _ => open_stream(Box::new(file), format, Some(path.to_path_buf()))?,
     };
     Ok(BattleReader { source, format })

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arena_core::Winner;
 use arena_datasets::{
     BattleRow, BattleWriter, DatasetError, Format, Message, WriteOptions, category_true,
-    read_battles, read_battles_from,
+    read_battles, read_battles_from, read_votes,
 };
 use arrow_array::builder::{BooleanBuilder, ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
@@ -417,6 +417,15 @@ fn reads_lmarena_parquet_with_nested_conversations() {
     assert!(category_true(&rows[0], "is_code") && !category_true(&rows[1], "is_code"));
     assert!(category_true(&rows[0], "category_tag.math_v0.1.math"));
     assert!(!category_true(&rows[1], "category_tag.math_v0.1.math"));
+
+    // Without conversations (the leaderboard's reader): the same rows, the
+    // conversation column left undecoded.
+    let votes: Vec<BattleRow> = read_votes(&path).unwrap().map(Result::unwrap).collect();
+    let mut expected = rows.clone();
+    for row in &mut expected {
+        row.conversation_a = None;
+    }
+    assert_eq!(votes, expected);
 }
 
 fn errors(path: &Path) -> Vec<String> {

@@ -10,7 +10,7 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use arena_core::Winner;
-use arena_datasets::{BattleRow, read_battles};
+use arena_datasets::{BattleRow, read_battles, read_votes};
 use arena_rating::{
     BtOptions, Comparisons, EloOptions, Intervals, Leaderboard, Method, StyleFit, StyledBattle,
     fit_bradley_terry, fit_style_controlled, online_elo, style_side_from_markdown,
@@ -75,7 +75,14 @@ fn gather_rows(
     gathered: &mut Gathered,
     keep_order: bool,
 ) -> anyhow::Result<()> {
-    let reader = read_battles(path).with_context(|| format!("opening {}", path.display()))?;
+    // Conversations are needed only for style control; unread, Parquet
+    // skips their columns.
+    let reader = if args.style_control {
+        read_battles(path)
+    } else {
+        read_votes(path)
+    };
+    let reader = reader.with_context(|| format!("opening {}", path.display()))?;
     for row in reader {
         let row: BattleRow = row?;
         if let Some(column) = &args.category
