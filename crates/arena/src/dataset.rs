@@ -180,7 +180,7 @@ fn read_chunks(
     sender: &tokio::sync::mpsc::Sender<arena_storage::Result<Vec<ImportedBattle>>>,
     bar: &ProgressBar,
 ) -> anyhow::Result<usize> {
-    let reader = read_battles(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = read_battles(path)?; // the error names the file
     let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
     let mut total = 0;
     for row in reader {

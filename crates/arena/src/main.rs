@@ -44,10 +44,28 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each said once. Library errors
+/// often end their own message with their source's (a dataset error with
+/// the operating system's), which anyhow's `{:#}` would print again.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.ends_with(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -98,4 +116,25 @@ pub async fn open_database(url: &str) -> anyhow::Result<Arc<dyn Storage>> {
 /// Current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
     arena_api::state::now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let os = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let dataset = arena_datasets::DatasetError::Io {
+            path: Some("votes.parquet".into()),
+            source: os,
+        };
+        let error = anyhow::Error::new(dataset).context("reading the votes");
+        assert_eq!(
+            describe(&error),
+            "reading the votes: votes.parquet: no such file"
+        );
+        let plain = anyhow::anyhow!("bad port").context("parsing --addr");
+        assert_eq!(describe(&plain), "parsing --addr: bad port");
+    }
 }

@@ -82,7 +82,7 @@ fn gather_rows(
     } else {
         read_votes(path)
     };
-    let reader = reader.with_context(|| format!("opening {}", path.display()))?;
+    let reader = reader?; // the error names the file
     for row in reader {
         let row: BattleRow = row?;
         if let Some(column) = &args.category
