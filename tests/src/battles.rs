@@ -43,12 +43,7 @@ async fn a_full_battle_streams_both_answers_blind_then_reveals_on_vote() -> anyh
         );
     }
 
-    let vote = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "model_a"}),
-        )
-        .await?;
+    let vote = voter.vote(&id, "model_a").await?;
     assert_eq!(vote.status, StatusCode::OK, "{}", vote.text);
     assert_eq!(vote.json["winner"], "model_a");
     let (name_a, name_b) = (
@@ -58,12 +53,7 @@ async fn a_full_battle_streams_both_answers_blind_then_reveals_on_vote() -> anyh
     assert_ne!(name_a, name_b, "never a model against itself");
     assert!(vote.json["models"]["a"]["organization"].is_string());
 
-    let again = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "model_b"}),
-        )
-        .await?;
+    let again = voter.vote(&id, "model_b").await?;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.error_code(), Some("already_voted"));
 
@@ -101,12 +91,7 @@ async fn only_the_battles_voter_may_read_continue_or_vote() -> anyhow::Result<()
     stranger.get("/").await?; // gets its own cookie
     for reply in [
         stranger.get(&format!("/api/v1/battles/{id}")).await?,
-        stranger
-            .post(
-                &format!("/api/v1/battles/{id}/vote"),
-                json!({"winner": "tie"}),
-            )
-            .await?,
+        stranger.vote(&id, "tie").await?,
         stranger
             .post(
                 &format!("/api/v1/battles/{id}/turns"),
@@ -120,23 +105,13 @@ async fn only_the_battles_voter_may_read_continue_or_vote() -> anyhow::Result<()
         .get("/api/v1/battles/00000000-0000-4000-8000-000000000000")
         .await?;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let bad_winner = owner
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "draw"}),
-        )
-        .await?;
+    let bad_winner = owner.vote(&id, "draw").await?;
     assert_eq!(bad_winner.status, StatusCode::UNPROCESSABLE_ENTITY);
     let empty = owner
         .post("/api/v1/battles", json!({"prompt": "   "}))
         .await?;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let synonym = owner
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "tie (bothbad)"}),
-        )
-        .await?;
+    let synonym = owner.vote(&id, "tie (bothbad)").await?;
     assert_eq!(synonym.status, StatusCode::OK, "{}", synonym.text);
     assert_eq!(synonym.json["winner"], "both_bad");
     Ok(())
@@ -155,12 +130,7 @@ async fn no_vote_while_generating_and_turns_only_between_answers_and_vote() -> a
     .await?;
     let voter = arena.voter();
     let id = voter.start_battle("Tell me about the sea").await?;
-    let early = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "model_a"}),
-        )
-        .await?;
+    let early = voter.vote(&id, "model_a").await?;
     assert_eq!(early.status, StatusCode::CONFLICT);
     assert_eq!(early.error_code(), Some("not_ready"));
     let early_turn = voter
@@ -191,12 +161,7 @@ async fn no_vote_while_generating_and_turns_only_between_answers_and_vote() -> a
     assert_eq!(battle.json["turns"].as_array().map(Vec::len), Some(2));
     assert_eq!(battle.json["turns"][1]["prompt"], "Now make it shorter");
 
-    let vote = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "both_bad"}),
-        )
-        .await?;
+    let vote = voter.vote(&id, "both_bad").await?;
     assert_eq!(vote.status, StatusCode::OK);
     let late_turn = voter
         .post(
@@ -276,12 +241,7 @@ async fn disabled_and_retired_models_are_never_sampled() -> anyhow::Result<()> {
     let voter = arena.voter();
     for _ in 0..6 {
         let (battle, _) = voter.full_battle("pick").await?;
-        let vote = voter
-            .post(
-                &format!("/api/v1/battles/{battle}/vote"),
-                json!({"winner": "tie"}),
-            )
-            .await?;
+        let vote = voter.vote(&battle, "tie").await?;
         for side in ["a", "b"] {
             let name = vote.json["models"][side]["name"].as_str().expect("name");
             assert!(!excluded.contains(&name), "{name} was sampled");
@@ -312,12 +272,7 @@ async fn unvoted_battles_expire() -> anyhow::Result<()> {
         }
     }
     assert_eq!(state, "expired");
-    let vote = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "tie"}),
-        )
-        .await?;
+    let vote = voter.vote(&id, "tie").await?;
     assert_eq!(vote.status, StatusCode::CONFLICT);
     assert_eq!(vote.error_code(), Some("battle_expired"));
     Ok(())
@@ -335,12 +290,7 @@ async fn active_sampling_draws_valid_pairs_and_stores_their_probability() -> any
     for i in 0..8 {
         let (id, _) = voter.full_battle("Compare these").await?;
         let winner = if i % 3 == 0 { "model_a" } else { "model_b" };
-        let vote = voter
-            .post(
-                &format!("/api/v1/battles/{id}/vote"),
-                json!({ "winner": winner }),
-            )
-            .await?;
+        let vote = voter.vote(&id, winner).await?;
         assert_eq!(vote.status, StatusCode::OK);
         assert_ne!(
             vote.json["models"]["a"]["name"],

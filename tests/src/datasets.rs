@@ -56,12 +56,7 @@ async fn play(arena: &Arena, count: usize) -> Result<Vec<Client>> {
             events.last().is_some_and(|(name, _)| name == "end"),
             "battle {id} did not end: {events:?}"
         );
-        let vote = voter
-            .post(
-                &format!("/api/v1/battles/{id}/vote"),
-                json!({ "winner": winners[i % winners.len()] }),
-            )
-            .await?;
+        let vote = voter.vote(&id, winners[i % winners.len()]).await?;
         ensure!(vote.status == StatusCode::OK, "vote: {}", vote.text);
     }
     Ok(voters)
@@ -485,12 +480,7 @@ async fn exports_leave_out_flagged_voters_and_count_turns() -> Result<()> {
         .await?;
     ensure!(second.status == StatusCode::CREATED, "{}", second.text);
     voter.events(&id).await?;
-    let vote = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "tie"}),
-        )
-        .await?;
+    let vote = voter.vote(&id, "tie").await?;
     ensure!(vote.status == StatusCode::OK, "vote: {}", vote.text);
 
     let admin = arena.admin();

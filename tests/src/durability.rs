@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::support::{Arena, Client, ServeOptions, TestDb};
 
@@ -25,13 +24,7 @@ async fn acknowledged_votes_survive_sigkill_under_concurrent_voting() -> anyhow:
                 let Ok((id, _)) = voter.full_battle("Quick question").await else {
                     break;
                 };
-                match voter
-                    .post(
-                        &format!("/api/v1/battles/{id}/vote"),
-                        json!({"winner": "model_a"}),
-                    )
-                    .await
-                {
+                match voter.vote(&id, "model_a").await {
                     Ok(reply) if reply.status == StatusCode::OK => {
                         acknowledged.lock().expect("lock").push((voter.clone(), id));
                     }

@@ -81,12 +81,7 @@ async fn both_answers_arrive_intact_from_a_real_openai_compatible_server() -> an
             "{identity} visible before the vote"
         );
     }
-    let vote = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "model_b"}),
-        )
-        .await?;
+    let vote = voter.vote(&id, "model_b").await?;
     assert_eq!(vote.status, StatusCode::OK, "{}", vote.text);
     Ok(())
 }
@@ -136,12 +131,7 @@ async fn each_fault_ends_in_an_error_event_and_an_unvotable_battle() -> anyhow::
             1,
             "{fault}: the healthy side completes"
         );
-        let vote = voter
-            .post(
-                &format!("/api/v1/battles/{id}/vote"),
-                json!({"winner": "model_a"}),
-            )
-            .await?;
+        let vote = voter.vote(&id, "model_a").await?;
         assert_eq!(vote.status, StatusCode::CONFLICT, "{fault}: {}", vote.text);
         assert_eq!(vote.error_code(), Some("battle_failed"));
         let battle = voter.get(&format!("/api/v1/battles/{id}")).await?;
@@ -233,12 +223,7 @@ async fn an_answer_naming_a_model_is_stored_but_not_counted() -> anyhow::Result<
     let voter = arena.voter();
     let (id, events) = voter.full_battle("Who are you?").await?;
     assert_eq!(side_events(&events, "done").len(), 2);
-    let vote = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "model_a"}),
-        )
-        .await?;
+    let vote = voter.vote(&id, "model_a").await?;
     assert_eq!(
         vote.status,
         StatusCode::OK,

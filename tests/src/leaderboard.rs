@@ -1,7 +1,6 @@
 //! The live leaderboard routes.
 
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::support::{Arena, TestDb};
 
@@ -14,12 +13,7 @@ async fn leaderboard_counts_votes_by_method_and_matrix() -> anyhow::Result<()> {
         let (id, _) = voter
             .full_battle("Write Python code to sort a list")
             .await?;
-        let vote = voter
-            .post(
-                &format!("/api/v1/battles/{id}/vote"),
-                json!({ "winner": winner }),
-            )
-            .await?;
+        let vote = voter.vote(&id, winner).await?;
         assert_eq!(vote.status, StatusCode::OK);
     }
     for method in ["bt", "elo"] {
@@ -101,12 +95,7 @@ async fn retired_models_stay_on_the_leaderboard_as_deprecated() -> anyhow::Resul
     let arena = Arena::start(&db).await?;
     let voter = arena.voter();
     let (id, _) = voter.full_battle("hello").await?;
-    let vote = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "model_a"}),
-        )
-        .await?;
+    let vote = voter.vote(&id, "model_a").await?;
     let name = vote.json["models"]["a"]["name"]
         .as_str()
         .expect("name")

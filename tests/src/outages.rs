@@ -35,12 +35,7 @@ async fn postgres_going_away_gives_503_and_the_server_recovers_without_restart()
     let arena = Arena::start_with(&db, ServeOptions::instant()).await?;
     let voter = arena.voter();
     let (before, _) = voter.full_battle("before the outage").await?;
-    let vote = voter
-        .post(
-            &format!("/api/v1/battles/{before}/vote"),
-            json!({"winner": "model_a"}),
-        )
-        .await?;
+    let vote = voter.vote(&before, "model_a").await?;
     assert_eq!(vote.status, StatusCode::OK);
 
     // Take this test's database away: refuse new connections, end the open ones.
@@ -92,12 +87,7 @@ async fn postgres_going_away_gives_503_and_the_server_recovers_without_restart()
     .await?;
     wait_healthy(&arena).await?;
     let (after, _) = voter.full_battle("after the outage").await?;
-    let vote = voter
-        .post(
-            &format!("/api/v1/battles/{after}/vote"),
-            json!({"winner": "model_b"}),
-        )
-        .await?;
+    let vote = voter.vote(&after, "model_b").await?;
     assert_eq!(vote.status, StatusCode::OK, "{}", vote.text);
     let first = voter.get(&format!("/api/v1/battles/{before}")).await?;
     assert_eq!(
@@ -123,14 +113,7 @@ async fn a_locked_sqlite_file_delays_writes_instead_of_failing_them() -> anyhow:
     let vote = {
         let voter = voter.clone();
         let id = id.clone();
-        tokio::spawn(async move {
-            voter
-                .post(
-                    &format!("/api/v1/battles/{id}/vote"),
-                    json!({"winner": "tie"}),
-                )
-                .await
-        })
+        tokio::spawn(async move { voter.vote(&id, "tie").await })
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!vote.is_finished(), "the vote waits for the lock");

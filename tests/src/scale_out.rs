@@ -53,19 +53,9 @@ async fn two_instances_share_battles_votes_and_the_leaderboard() -> anyhow::Resu
     assert_eq!(before.json["total_votes"], 0);
 
     // Vote through the second; the first refuses a second vote.
-    let vote = through_second
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "model_b"}),
-        )
-        .await?;
+    let vote = through_second.vote(&id, "model_b").await?;
     assert_eq!(vote.status, StatusCode::OK, "{}", vote.text);
-    let again = voter
-        .post(
-            &format!("/api/v1/battles/{id}/vote"),
-            json!({"winner": "model_a"}),
-        )
-        .await?;
+    let again = voter.vote(&id, "model_a").await?;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.error_code(), Some("already_voted"));
 

@@ -485,6 +485,16 @@ impl Client {
             .to_owned())
     }
 
+    /// Casts a vote on a battle; `winner` is sent as given (`model_a`,
+    /// `model_b`, `tie`, `both_bad`, or anything a test wants refused).
+    pub async fn vote(&self, battle: &str, winner: &str) -> Result<Reply> {
+        self.post(
+            &format!("/api/v1/battles/{battle}/vote"),
+            serde_json::json!({ "winner": winner }),
+        )
+        .await
+    }
+
     /// Starts a battle, streams it to the end, and returns the events.
     pub async fn full_battle(&self, prompt: &str) -> Result<(String, Vec<(String, Value)>)> {
         let id = self.start_battle(prompt).await?;
