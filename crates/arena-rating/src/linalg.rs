@@ -1,6 +1,6 @@
 //! Small dense linear algebra: symmetric positive-definite solves and inverses.
 //!
-//! Decision: we write the ~150 lines we need instead of pulling in a linear
+//! Decision: we write the few hundred lines we need instead of pulling in a linear
 //! algebra crate. The systems are at most a few hundred (say ≤ 1000) unknowns,
 //! one per model, so a straightforward Cholesky factorization with
 //! cache-friendly row loops is fast enough (a 200×200 factorization is about

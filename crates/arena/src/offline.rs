@@ -68,15 +68,15 @@ fn assistant_text(conversation: Option<&Vec<arena_datasets::Message>>) -> Option
 }
 
 /// Reads a battles file of any format through the general reader: every
-/// column of every row, conversations included (style control needs them).
+/// column of every row, conversations only when style control needs them.
 fn gather_rows(
     path: &std::path::Path,
     args: &LeaderboardArgs,
     gathered: &mut Gathered,
     keep_order: bool,
 ) -> anyhow::Result<()> {
-    // Conversations are needed only for style control; unread, Parquet
-    // skips their columns.
+    // Unread conversations are skipped by Parquet: their columns are never
+    // decoded.
     let reader = if args.style_control {
         read_battles(path)
     } else {

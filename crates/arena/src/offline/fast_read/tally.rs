@@ -47,7 +47,8 @@ impl Hasher for Fx {
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
-/// Where the needed columns sit in each record, from the header.
+/// Where the needed columns sit in each record: from a CSV header, or
+/// fixed for JSONL ([`Layout::JSONL`]).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Layout {
     /// How lines hold their fields.
