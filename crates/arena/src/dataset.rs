@@ -12,6 +12,7 @@ use arena_datasets::{BattleRow, Format, read_battles};
 use arena_storage::{ImportedBattle, StorageError, VoteFilter};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio_stream::wrappers::ReceiverStream;
 
 use crate::cli::{ExportArgs, ImportArgs};
 use crate::settings::{self, FileSettings};
@@ -150,11 +151,7 @@ pub async fn import(args: ImportArgs, file: &FileSettings) -> anyhow::Result<()>
             read
         })
     };
-    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        let chunk = receiver.recv().await?;
-        Some((chunk, receiver))
-    })
-    .boxed();
+    let chunks = ReceiverStream::new(receiver).boxed();
     let imported = storage.import_battles(chunks, crate::now_ms()).await;
     let read = reader
         .join()
